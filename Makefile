@@ -1,0 +1,64 @@
+# The project's vocabulary. `make help` lists the targets; the README's two commands are
+# `make demo` and `make test`, each of which sets everything up first and is safe to rerun.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# Demo defaults; override on the command line: make demo SCENARIO=concept_drift DAYS=50 SEED=7
+SCENARIO ?= default
+DAYS ?= 60
+SEED ?= 42
+
+.PHONY: help setup demo test lint typecheck unit e2e bench serve mlflow-ui clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced ## Create .venv from uv.lock (bootstraps uv with only Python and pip)
+
+demo: setup ## Run the whole lifecycle demo (override SCENARIO, DAYS, SEED)
+	$(BIN)/lifecycle demo --scenario $(SCENARIO) --days $(DAYS) --seed $(SEED)
+
+lint: setup ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup ## mypy, strict
+	$(BIN)/mypy data features training serving monitoring pipelines benchmarks
+
+unit: setup ## pytest without the end-to-end tests
+	$(BIN)/pytest -m "not e2e"
+
+e2e: setup ## only the end-to-end tests (real flows, MLflow store, uvicorn)
+	$(BIN)/pytest -m e2e
+
+test: lint typecheck ## ruff, mypy and the whole pytest suite
+	$(BIN)/pytest
+
+bench: setup ## Serving benchmark: this API vs `mlflow models serve`
+	$(BIN)/python benchmarks/serving.py
+
+serve: setup ## Serve the champion on http://127.0.0.1:8000
+	$(BIN)/lifecycle serve
+
+mlflow-ui: setup ## Open the MLflow UI on the run home's store
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///.lifecycle/mlflow/mlflow.db --port 5000
+
+clean: ## Remove the run home (.lifecycle); keeps .venv
+	rm -rf .lifecycle
