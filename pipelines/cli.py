@@ -1,0 +1,282 @@
+"""The `lifecycle` command: one sub-command per stage of the machine-learning lifecycle.
+
+Every command builds the settings once (environment ``LIFECYCLE_*`` plus flags), prints what it
+is doing, and turns the pipeline's own errors into one readable line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.runtime import prefect_environment
+from pipelines.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="lifecycle",
+    help=(
+        "Run the machine-learning lifecycle stage by stage: generate data, validate it, train, "
+        "promote, serve, monitor. Everything a run writes goes under the home folder "
+        "(.lifecycle/ by default, LIFECYCLE_HOME or --home to move it)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Run home folder (default: .lifecycle, or LIFECYCLE_HOME)."),
+]
+
+EXIT_FAILED_CHECK = 1
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one error line (no traceback) and exit."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_for(home: Path | None) -> Settings:
+    """Build settings and prepare Prefect's environment before any flow module is imported."""
+    try:
+        settings = load_settings(home=home)
+    except Exception as exc:  # pydantic's ValidationError names the bad variable
+        fail(f"invalid settings: {exc}")
+    os.environ.update(prefect_environment(settings, os.environ))
+    return settings
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the pipeline's expected errors into a one-line message and exit code 2."""
+    from data.generator import BatchExistsError
+    from features.contract import ContractError
+    from pipelines.flows import PipelineError
+    from training.leakage import LeakageError
+    from training.registry import RegistryError
+    from training.split import SplitError
+
+    try:
+        yield
+    except (
+        BatchExistsError,
+        ContractError,
+        PipelineError,
+        LeakageError,
+        RegistryError,
+        SplitError,
+        ValueError,
+        FileNotFoundError,
+    ) as exc:
+        fail(str(exc))
+
+
+def _scenario_help() -> str:
+    from data.generator import SCENARIOS
+
+    lines = [f"{name}: {scenario.summary}" for name, scenario in SCENARIOS.items()]
+    return "Scenario to generate. One of:\n\n" + "\n\n".join(lines)
+
+
+@app.command()
+def generate(
+    scenario: Annotated[str, typer.Option(help="Scenario name (see the list above).")] = "none",
+    days: Annotated[int, typer.Option(min=1, help="Number of daily batches.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
+    rows_per_day: Annotated[int, typer.Option(min=50, help="Transactions per day.")] = 1500,
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (default 2026-01-01).")
+    ] = None,
+    incident_day: Annotated[
+        int | None, typer.Option(help="0-based day of the quality incident / schema break.")
+    ] = None,
+    onset_day: Annotated[int | None, typer.Option(help="0-based day the drift starts.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write one immutable Parquet batch per day into the home's raw folder.
+
+    Scenarios: none (stationary); covariate_shift (the population moves from the onset day,
+    P(fraud|features) unchanged); concept_drift (the fraud pattern changes from the onset day);
+    quality_incident (one day's amounts in cents); schema_break (one day a column is renamed and
+    one is missing); default (the demo's story: a quality incident, then drift from the onset).
+    Days default to 40 % (incident) and 60 % (onset) of --days.
+    """
+    from data.generator import DEFAULT_START
+    from data.generator import generate as generate_batches
+    from data.generator import scenario_timeline, write_batches
+
+    settings = settings_for(home)
+    with user_errors():
+        timeline = scenario_timeline(scenario, days, incident_day=incident_day, onset_day=onset_day)
+        batches = generate_batches(
+            scenario,
+            days,
+            seed,
+            start=start.date() if start else DEFAULT_START,
+            rows_per_day=rows_per_day,
+            incident_day=incident_day,
+            onset_day=onset_day,
+        )
+        written = write_batches(batches, settings.paths.raw)
+    new = sum(1 for w in written if w.status == "written")
+    console.print(
+        f"[green]generated[/] {len(written)} batch(es) of scenario [bold]{scenario}[/] "
+        f"(seed {seed}) in {settings.paths.raw}: {new} new, {len(written) - new} unchanged"
+    )
+    console.print(f"ground truth: {timeline}")
+
+
+@app.command()
+def validate(home: HomeOption = None) -> None:
+    """Check every raw batch not yet checked against the Great Expectations suite.
+
+    Passing batches are copied to the validated folder. Failing batches are copied into the
+    quarantine folder beside the validation result (JSON and Data Docs HTML) that rejected them;
+    the command then exits 1 naming each one and its failed expectations. Raw files are never
+    changed or deleted.
+    """
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.flows import validate_flow
+
+        outcomes = validate_flow(settings)
+    if not outcomes:
+        console.print("nothing to validate: every raw batch has already been checked")
+        return
+    blocked = [o for o in outcomes if not o.success]
+    console.print(
+        f"validated {len(outcomes)} batch(es): {len(outcomes) - len(blocked)} passed, "
+        f"{len(blocked)} quarantined"
+    )
+    for outcome in blocked:
+        errors.print(f"[bold red]blocked[/] {outcome.batch} -> {outcome.destination}")
+        for failure in outcome.failures:
+            errors.print(f"  - {failure.expectation} ({failure.column or 'table'}): {failure.reason}")
+    if blocked:
+        raise typer.Exit(EXIT_FAILED_CHECK)
+
+
+@app.command()
+def train(
+    cutoff: Annotated[
+        datetime | None,
+        typer.Option(help="Label cutoff ('now' for labels); default: end of the last batch."),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Train a candidate on validated batches and register it with the alias `challenger`.
+
+    Only rows whose label was already available at the cutoff count. The run stops with a clear
+    message if a leakage check fires. Metrics, the model card and the lineage (batches, their
+    hashes, the contract hash, the code revision) go to MLflow.
+    """
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.flows import train_flow
+
+        result = train_flow(settings, cutoff=cutoff)
+    console.print(
+        f"[green]registered[/] {result.model_name} version {result.version} as challenger "
+        f"(run {result.run_id})"
+    )
+    console.print(_metrics_table(f"holdout {result.holdout_window}", result.metrics))
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str | None, typer.Option(help="Version to judge (default: the challenger).")
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Move champion back to the previous champion.")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option(help="Why you roll back (recorded in the audit log).")
+    ] = "manual rollback",
+    home: HomeOption = None,
+) -> None:
+    """Compare the challenger with the champion on the most recent labelled holdout.
+
+    It is promoted only if it beats the champion by the stated margin with no segment guardrail
+    breached; the very first model must instead clear an absolute floor. Each decision is
+    appended to the audit log and set as tags on the versions. Exit code 1 means rejected.
+    """
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.flows import promote_flow, rollback_flow
+
+        if rollback:
+            result = rollback_flow(settings, reason)
+            console.print(
+                f"[yellow]rolled back[/] champion {result.from_version} -> {result.to_version}: "
+                f"{result.reason}"
+            )
+            return
+        decision = promote_flow(settings, version)
+    style = "green" if decision.promoted else "red"
+    console.print(
+        f"[{style}]{decision.verdict}[/] version {decision.challenger_version} "
+        f"(champion was {decision.champion_version or 'none'}): {decision.reason}"
+    )
+    if not decision.promoted:
+        raise typer.Exit(EXIT_FAILED_CHECK)
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Option(help="Scenario name (see `generate --help`).")] = "default",
+    days: Annotated[int, typer.Option(min=10, help="Days to simulate.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    rows_per_day: Annotated[int, typer.Option(min=50, help="Transactions per day.")] = 1500,
+    home: HomeOption = None,
+) -> None:
+    """Run the lifecycle end to end: generate, validate, train, promote; print a summary."""
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.demo import run_demo
+
+        summary = run_demo(
+            settings, scenario=scenario, days=days, seed=seed, rows_per_day=rows_per_day,
+            progress=lambda line: console.print(line, highlight=False),
+        )
+    console.print(summary.table())
+    console.print(f"summary: {summary.path}")
+
+
+def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    return table
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
+def dump_json(data: object) -> str:
+    """JSON for summaries: dates as ISO strings, anything else stringified."""
+    return json.dumps(data, indent=2, default=_json_default)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    run: Callable[..., Any] = app
+    run(args=argv if argv is not None else sys.argv[1:], prog_name="lifecycle")

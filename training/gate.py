@@ -1,0 +1,201 @@
+"""The promotion gate: a pure decision over the numbers of a challenger and the champion.
+
+Both models are scored on the same, most recent labelled holdout before this is called, so the
+numbers are comparable. The decision carries its reason and every number it compared, so that
+the audit log and the version tags can say exactly why a model was or was not promoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Verdict = Literal["promote", "reject"]
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """Thresholds the gate applies; built from settings at the edge."""
+
+    metric: str = "pr_auc"
+    margin: float = 0.005
+    segment_max_drop: float = 0.10
+    segment_min_positives: int = 15
+    floor_pr_auc: float = 0.25
+    floor_roc_auc: float = 0.75
+
+
+@dataclass(frozen=True)
+class SegmentScore:
+    """One segment's figure for the guarded metric, and how many positives back it."""
+
+    value: float | None
+    n_positives: int
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """A model version's holdout figures: overall metrics and the guarded metric per segment.
+
+    ``segments`` is keyed by ``"<column>=<value>"`` (e.g. ``"channel=online"``).
+    """
+
+    version: str
+    metrics: Mapping[str, float | None]
+    segments: Mapping[str, SegmentScore] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """What the gate decided, why, and the numbers it compared."""
+
+    verdict: Verdict
+    reason: str
+    challenger_version: str
+    champion_version: str | None
+    numbers: dict[str, object]
+    breached_segments: tuple[str, ...] = ()
+
+    @property
+    def promoted(self) -> bool:
+        """True when the challenger should become champion."""
+        return self.verdict == "promote"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form for the audit log."""
+        return asdict(self)
+
+
+def decide_promotion(
+    challenger: Scorecard, champion: Scorecard | None, policy: GatePolicy
+) -> PromotionDecision:
+    """Decide whether ``challenger`` replaces ``champion``.
+
+    Without a champion the challenger must clear the absolute floors (PR-AUC and ROC-AUC).
+    With one, it must beat the champion's ``policy.metric`` by at least ``policy.margin`` and no
+    segment with enough positives may lose more than ``policy.segment_max_drop``.
+    """
+    if champion is None:
+        return _first_model_decision(challenger, policy)
+
+    metric = policy.metric
+    new = challenger.metrics.get(metric)
+    old = champion.metrics.get(metric)
+    numbers: dict[str, object] = {
+        "metric": metric,
+        "challenger": new,
+        "champion": old,
+        "margin": policy.margin,
+    }
+    if new is None:
+        return _reject(challenger, champion, numbers, f"challenger has no {metric} on the holdout")
+    if old is None:
+        return _reject(challenger, champion, numbers, f"champion has no {metric} on the holdout")
+    gain = new - old
+    numbers["gain"] = gain
+    if gain < policy.margin:
+        return _reject(
+            challenger,
+            champion,
+            numbers,
+            f"{metric} {new:.4f} does not beat the champion's {old:.4f} by the required "
+            f"margin {policy.margin:.4f} (gain {gain:+.4f})",
+        )
+
+    drops = segment_drops(challenger, champion, policy.segment_min_positives)
+    numbers["segment_drops"] = drops
+    numbers["segment_max_drop"] = policy.segment_max_drop
+    breached = tuple(sorted(s for s, drop in drops.items() if drop > policy.segment_max_drop))
+    if breached:
+        worst = max(breached, key=lambda s: drops[s])
+        return _reject(
+            challenger,
+            champion,
+            numbers,
+            f"{metric} improves by {gain:+.4f} but segment guardrail breached in "
+            f"{', '.join(breached)} (worst: {worst} drops {drops[worst]:.4f} > "
+            f"{policy.segment_max_drop:.4f})",
+            breached,
+        )
+    return PromotionDecision(
+        verdict="promote",
+        reason=(
+            f"{metric} {new:.4f} beats the champion's {old:.4f} by {gain:+.4f} "
+            f"(margin {policy.margin:.4f}); no segment drops more than "
+            f"{policy.segment_max_drop:.4f}"
+        ),
+        challenger_version=challenger.version,
+        champion_version=champion.version,
+        numbers=numbers,
+    )
+
+
+def segment_drops(
+    challenger: Scorecard, champion: Scorecard, min_positives: int
+) -> dict[str, float]:
+    """Champion-minus-challenger per guarded segment (positive = the challenger is worse).
+
+    A segment is guarded when both sides have a value and at least ``min_positives`` positives;
+    smaller segments are too noisy to block a promotion on.
+    """
+    drops: dict[str, float] = {}
+    for name, new in challenger.segments.items():
+        old = champion.segments.get(name)
+        if old is None or new.value is None or old.value is None:
+            continue
+        if min(new.n_positives, old.n_positives) < min_positives:
+            continue
+        drops[name] = round(old.value - new.value, 6)
+    return drops
+
+
+def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> PromotionDecision:
+    pr_auc = challenger.metrics.get("pr_auc")
+    roc_auc = challenger.metrics.get("roc_auc")
+    numbers: dict[str, object] = {
+        "pr_auc": pr_auc,
+        "roc_auc": roc_auc,
+        "floor_pr_auc": policy.floor_pr_auc,
+        "floor_roc_auc": policy.floor_roc_auc,
+    }
+    shortfalls = [
+        f"{name} {value if value is None else round(value, 4)} < floor {floor:.4f}"
+        for name, value, floor in (
+            ("pr_auc", pr_auc, policy.floor_pr_auc),
+            ("roc_auc", roc_auc, policy.floor_roc_auc),
+        )
+        if value is None or value < floor
+    ]
+    if shortfalls:
+        return _reject(
+            challenger, None, numbers, "first model fails the absolute floor: " + "; ".join(shortfalls)
+        )
+    assert pr_auc is not None and roc_auc is not None  # noqa: S101 - narrowed by shortfalls
+    return PromotionDecision(
+        verdict="promote",
+        reason=(
+            f"no champion yet; pr_auc {pr_auc:.4f} >= {policy.floor_pr_auc:.4f} and roc_auc "
+            f"{roc_auc:.4f} >= {policy.floor_roc_auc:.4f} clear the absolute floor"
+        ),
+        challenger_version=challenger.version,
+        champion_version=None,
+        numbers=numbers,
+    )
+
+
+def _reject(
+    challenger: Scorecard,
+    champion: Scorecard | None,
+    numbers: dict[str, object],
+    reason: str,
+    breached: tuple[str, ...] = (),
+) -> PromotionDecision:
+    return PromotionDecision(
+        verdict="reject",
+        reason=reason,
+        challenger_version=challenger.version,
+        champion_version=champion.version if champion else None,
+        numbers=numbers,
+        breached_segments=breached,
+    )

@@ -1,0 +1,207 @@
+"""The MLflow adapter: log a training run, register its model, move aliases, tag versions.
+
+This is the only training module that does I/O against MLflow. It works the same against the
+default SQLite store under the run home and against a tracking server URI.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import sklearn
+import skops
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
+
+from training.fit import SKOPS_TRUSTED_TYPES
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+REFERENCE_ARTIFACT = "reference/reference.parquet"
+MODEL_CARD_ARTIFACT = "model_card.md"
+SEGMENTS_ARTIFACT = "metrics/segments.json"
+
+
+class RegistryError(RuntimeError):
+    """The registry does not hold what an operation needs (no such alias, version or run)."""
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version just registered, and the run that produced it."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str
+
+
+def connect(tracking_uri: str) -> MlflowClient:
+    """Point MLflow (fluent API and registry) at ``tracking_uri`` and return a client."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_root: Path | None) -> str:
+    """Return the experiment id for ``name``, creating it (artifacts under ``artifact_root``).
+
+    With a SQLite store MLflow would otherwise put artifacts in ``./mlruns`` of whatever folder
+    the command runs from; pinning the location keeps the whole run under its home folder.
+    """
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    location = (artifact_root / name).resolve().as_uri() if artifact_root else None
+    return str(client.create_experiment(name, artifact_location=location))
+
+
+def pip_requirements() -> list[str]:
+    """The model's runtime requirements, stated exactly instead of inferred.
+
+    Inference would spend seconds exporting the whole project lock; the model needs only these.
+    """
+    return [
+        f"scikit-learn=={sklearn.__version__}",
+        f"skops=={skops.__version__}",
+        f"pandas=={pd.__version__}",
+    ]
+
+
+def log_training_run(
+    client: MlflowClient,
+    *,
+    experiment_id: str,
+    model_name: str,
+    pipeline: Pipeline,
+    features: pd.DataFrame,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float | None],
+    segments: Mapping[str, Any],
+    run_tags: Mapping[str, str],
+    version_tags: Mapping[str, str],
+    reference: pd.DataFrame,
+) -> RegisteredVersion:
+    """Log one training run and register its model as a new version of ``model_name``.
+
+    ``features`` is a sample of the model's input (its first rows become the input example and,
+    with the predicted probabilities, the signature). ``reference`` (holdout rows with their
+    scores) is stored for monitoring and for the promotion gate's comparison.
+    """
+    example = features.head(5)
+    signature = infer_signature(example, pipeline.predict_proba(example)[:, 1])
+    with mlflow.start_run(experiment_id=experiment_id, tags=dict(run_tags)) as run:
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        mlflow.log_dict(dict(segments), SEGMENTS_ARTIFACT)
+        _log_frame(reference, REFERENCE_ARTIFACT)
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            serialization_format="skops",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            signature=signature,
+            input_example=example,
+            registered_model_name=model_name,
+            pip_requirements=pip_requirements(),
+        )
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    tag_version(client, model_name, version, version_tags)
+    return RegisteredVersion(
+        name=model_name, version=version, run_id=run_id, model_uri=f"models:/{model_name}/{version}"
+    )
+
+
+def log_model_card(client: MlflowClient, run_id: str, markdown: str) -> None:
+    """Attach the rendered model card to the version's run."""
+    client.log_text(run_id, markdown, MODEL_CARD_ARTIFACT)
+
+
+def tag_version(
+    client: MlflowClient, name: str, version: str, tags: Mapping[str, object]
+) -> None:
+    """Set string tags on a model version (values are stringified; dicts become JSON)."""
+    for key, value in tags.items():
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        client.set_model_version_tag(name, version, key, text)
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version an alias points to, or None if the model or the alias does not exist."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    """Point ``alias`` at ``version`` (MLflow moves it atomically)."""
+    client.set_registered_model_alias(name, alias, version)
+
+
+def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, str]:
+    """All tags of a model version; RegistryError if it does not exist."""
+    try:
+        return dict(client.get_model_version(name, version).tags)
+    except MlflowException as exc:
+        raise RegistryError(f"model '{name}' has no version {version}: {exc.message}") from None
+
+
+def version_run_id(client: MlflowClient, name: str, version: str) -> str:
+    """The id of the run that produced a version."""
+    try:
+        run_id = client.get_model_version(name, version).run_id
+    except MlflowException as exc:
+        raise RegistryError(f"model '{name}' has no version {version}: {exc.message}") from None
+    if not run_id:
+        raise RegistryError(f"model '{name}' version {version} has no run")
+    return str(run_id)
+
+
+def latest_version(client: MlflowClient, name: str) -> str | None:
+    """The highest version number registered under ``name``, or None."""
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return None
+    return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def load_pipeline(name: str, version: str) -> Pipeline:
+    """Load a registered version as the sklearn Pipeline it was logged as."""
+    try:
+        model: Pipeline = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    except MlflowException as exc:
+        raise RegistryError(f"cannot load model '{name}' version {version}: {exc.message}") from None
+    return model
+
+
+def load_reference(client: MlflowClient, run_id: str) -> pd.DataFrame:
+    """The holdout rows (with the model's scores) stored with a training run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client.download_artifacts(run_id, REFERENCE_ARTIFACT, tmp)
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(f"run {run_id} has no {REFERENCE_ARTIFACT}: {exc}") from None
+        return pd.read_parquet(local)
+
+
+def _log_frame(frame: pd.DataFrame, artifact_path: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / Path(artifact_path).name
+        frame.to_parquet(target, index=False)
+        mlflow.log_artifact(str(target), artifact_path=str(Path(artifact_path).parent))
+
+
+def _param(value: Any) -> str:
+    return json.dumps(value, default=str) if isinstance(value, dict | list | tuple) else str(value)
