@@ -1,0 +1,1 @@
+"""Synthetic card-transaction data: the generator, its drift scenarios and the dataset contract."""

@@ -1,0 +1,1 @@
+"""The dataset contract as types and the Great Expectations validation gate derived from it."""

@@ -1,0 +1,1 @@
+"""Evidently drift and quality reports, delayed-label performance and the retraining policy."""

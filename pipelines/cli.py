@@ -61,29 +61,40 @@ def settings_for(home: Path | None) -> Settings:
     return settings
 
 
+# Errors the pipeline raises on purpose, with a message meant for the user. Looked up only in
+# modules already imported: an error class whose module never loaded cannot have been raised, and
+# importing MLflow or Prefect just to catch their callers' errors would slow every command.
+USER_ERRORS = {
+    "data.generator": ("BatchExistsError",),
+    "data.scenarios": (),
+    "features.contract": ("ContractError",),
+    "pipelines.flows": ("PipelineError",),
+    "training.split": ("SplitError",),
+    "training.leakage": ("LeakageError",),
+    "training.fit": ("FitError",),
+    "training.evaluate": ("EvaluationError",),
+    "training.registry": ("RegistryError",),
+}
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    """The user-facing error classes of the modules loaded so far, plus bad values and paths."""
+    found: list[type[BaseException]] = [ValueError, FileNotFoundError, FileExistsError]
+    for module, names in USER_ERRORS.items():
+        loaded = sys.modules.get(module)
+        found.extend(getattr(loaded, name) for name in names if loaded is not None)
+    return tuple(found)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the pipeline's expected errors into a one-line message and exit code 2."""
-    from data.generator import BatchExistsError
-    from features.contract import ContractError
-    from pipelines.flows import PipelineError
-    from training.leakage import LeakageError
-    from training.registry import RegistryError
-    from training.split import SplitError
-
     try:
         yield
-    except (
-        BatchExistsError,
-        ContractError,
-        PipelineError,
-        LeakageError,
-        RegistryError,
-        SplitError,
-        ValueError,
-        FileNotFoundError,
-    ) as exc:
-        fail(str(exc))
+    except Exception as exc:
+        if isinstance(exc, known_errors()):
+            fail(str(exc))
+        raise
 
 
 def _scenario_help() -> str:
@@ -116,9 +127,8 @@ def generate(
     one is missing); default (the demo's story: a quality incident, then drift from the onset).
     Days default to 40 % (incident) and 60 % (onset) of --days.
     """
-    from data.generator import DEFAULT_START
+    from data.generator import DEFAULT_START, scenario_timeline, write_batches
     from data.generator import generate as generate_batches
-    from data.generator import scenario_timeline, write_batches
 
     settings = settings_for(home)
     with user_errors():
@@ -164,9 +174,11 @@ def validate(home: HomeOption = None) -> None:
         f"{len(blocked)} quarantined"
     )
     for outcome in blocked:
-        errors.print(f"[bold red]blocked[/] {outcome.batch} -> {outcome.destination}")
+        errors.print(f"[bold red]blocked[/] {outcome.batch_id} -> {outcome.destination}")
         for failure in outcome.failures:
-            errors.print(f"  - {failure.expectation} ({failure.column or 'table'}): {failure.reason}")
+            errors.print(
+                f"  - {failure.expectation_type} ({failure.column or 'table'}): {failure.reason}"
+            )
     if blocked:
         raise typer.Exit(EXIT_FAILED_CHECK)
 
@@ -239,7 +251,9 @@ def promote(
 
 @app.command()
 def demo(
-    scenario: Annotated[str, typer.Option(help="Scenario name (see `generate --help`).")] = "default",
+    scenario: Annotated[
+        str, typer.Option(help="Scenario name (see `generate --help`).")
+    ] = "default",
     days: Annotated[int, typer.Option(min=10, help="Days to simulate.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     rows_per_day: Annotated[int, typer.Option(min=50, help="Transactions per day.")] = 1500,
@@ -251,7 +265,11 @@ def demo(
         from pipelines.demo import run_demo
 
         summary = run_demo(
-            settings, scenario=scenario, days=days, seed=seed, rows_per_day=rows_per_day,
+            settings,
+            scenario=scenario,
+            days=days,
+            seed=seed,
+            rows_per_day=rows_per_day,
             progress=lambda line: console.print(line, highlight=False),
         )
     console.print(summary.table())
@@ -263,7 +281,10 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(
+            key,
+            "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value),
+        )
     return table
 
 

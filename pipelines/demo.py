@@ -53,9 +53,7 @@ class DemoSummary:
         table.add_column("item")
         table.add_column("value")
         table.add_row("batches validated", str(len(self.batches_validated)))
-        table.add_row(
-            "batches quarantined", ", ".join(self.batches_quarantined) or "none"
-        )
+        table.add_row("batches quarantined", ", ".join(self.batches_quarantined) or "none")
         table.add_row("model version", str(self.model_version))
         for key in ("pr_auc", "roc_auc", "brier", "recall_at_fpr", "threshold"):
             value = self.metrics.get(key)
@@ -90,12 +88,14 @@ def demo_flow(
     say("[2/4] validating raw batches with the Great Expectations gate")
     for outcome in validate_pending(settings, contract):
         (summary.batches_validated if outcome.success else summary.batches_quarantined).append(
-            outcome.batch
+            outcome.batch_id
         )
     summary.batches_validated = sorted(p.stem for p in settings.paths.validated.glob("*.parquet"))
-    summary.batches_quarantined = sorted(
-        p.name for p in settings.paths.quarantine.iterdir() if p.is_dir()
-    ) if settings.paths.quarantine.exists() else []
+    summary.batches_quarantined = (
+        sorted(p.name for p in settings.paths.quarantine.iterdir() if p.is_dir())
+        if settings.paths.quarantine.exists()
+        else []
+    )
     for batch in summary.batches_quarantined:
         say(f"      blocked {batch}: see {settings.paths.quarantine / batch}")
 

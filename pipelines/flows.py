@@ -22,10 +22,17 @@ from pipelines.audit import append_decision, decision_record
 from pipelines.runtime import code_revision
 from pipelines.settings import Settings
 from training import registry
-from training.candidate import Candidate, TrainingConfig, rescore, scorecard, train_candidate
+from training.candidate import (
+    Candidate,
+    TrainingConfig,
+    rescore,
+    scorecard,
+    segment_dict,
+    train_candidate,
+)
 from training.fit import ModelParams
 from training.gate import GatePolicy, PromotionDecision, decide_promotion
-from training.model_card import ModelCardInputs, render_model_card
+from training.model_card import DataWindow, ModelCardInputs, render_model_card
 
 STORAGE_RETRIES = 2
 
@@ -90,7 +97,9 @@ def validate_pending(settings: Settings, contract: DatasetContract) -> list[Batc
         paths.raw, paths.validated, paths.quarantine, paths.gx, contract
     )
     for outcome in outcomes:
-        failures = [f"{f.expectation}({f.column or 'table'}): {f.reason}" for f in outcome.failures]
+        failures = [
+            f"{f.expectation_type}({f.column or 'table'}): {f.reason}" for f in outcome.failures
+        ]
         append_decision(
             paths.audit_log,
             decision_record(
@@ -98,7 +107,7 @@ def validate_pending(settings: Settings, contract: DatasetContract) -> list[Batc
                 "all expectations met"
                 if outcome.success
                 else f"{len(failures)} expectation(s) failed: " + "; ".join(failures),
-                subject={"batch": outcome.batch, "sha256": outcome.sha256},
+                subject={"batch": outcome.batch_id, "sha256": outcome.sha256},
                 numbers={"failed_expectations": len(failures)},
             ),
         )
@@ -176,7 +185,7 @@ def register_candidate(
         "contract_name": contract.name,
     }
     params = {
-        **{f"model.{k}": v for k, v in vars(config.params).items()},
+        **{f"model.{k}": v for k, v in config.params.to_dict().items()},
         "train_days": config.train_days,
         "holdout_days": config.holdout_days,
         "target_fpr": config.target_fpr,
@@ -191,8 +200,8 @@ def register_candidate(
         pipeline=candidate.pipeline,
         features=split.train[list(contract.features)],
         params=params,
-        metrics=candidate.metrics.to_dict(),
-        segments=candidate.segments,
+        metrics=candidate.metrics.loggable(),
+        segments=segment_dict(candidate.segments),
         run_tags=run_tags,
         version_tags=version_tags,
         reference=candidate.reference,
@@ -212,14 +221,13 @@ def register_candidate(
             version=registered.version,
             created_at=datetime.now(UTC),
             contract=contract,
-            split=split,
-            batches=[(b.batch, b.sha256) for b in lineage],
-            contract_hash=contract.content_hash(),
+            data=DataWindow.from_split(split, contract),
+            batches={b.batch: b.sha256 for b in lineage},
             code_revision=revision,
             metrics=candidate.metrics,
             segments=candidate.segments,
             leakage_checks=candidate.leakage_checks,
-            params=vars(config.params),
+            params=config.params,
         )
     )
     registry.log_model_card(client, registered.run_id, card)
@@ -247,7 +255,7 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
         model_name=registered.name,
         version=registered.version,
         run_id=registered.run_id,
-        metrics=candidate.metrics.to_dict(),
+        metrics=candidate.metrics.figures(),
         threshold=candidate.threshold,
         train_window=(str(split.train_window[0]), str(split.train_window[1])),
         holdout_window=(str(split.holdout_window[0]), str(split.holdout_window[1])),
@@ -269,14 +277,20 @@ def compare_with_champion(
     policy = gate_policy(settings)
     reference = registry.load_reference(client, registry.version_run_id(client, name, challenger))
     new_metrics, new_segments = rescore(
-        registry.load_pipeline(name, challenger), reference, contract, target_fpr=settings.target_fpr
+        registry.load_pipeline(name, challenger),
+        reference,
+        contract,
+        target_fpr=settings.target_fpr,
     )
     new_card = scorecard(challenger, new_metrics, new_segments, policy.metric)
     champion = registry.alias_version(client, name, registry.CHAMPION)
     old_card = None
     if champion is not None:
         old_metrics, old_segments = rescore(
-            registry.load_pipeline(name, champion), reference, contract, target_fpr=settings.target_fpr
+            registry.load_pipeline(name, champion),
+            reference,
+            contract,
+            target_fpr=settings.target_fpr,
         )
         old_card = scorecard(champion, old_metrics, old_segments, policy.metric)
     return decide_promotion(new_card, old_card, policy)
@@ -298,7 +312,10 @@ def apply_decision(settings: Settings, decision: PromotionDecision) -> None:
                 {"previous_champion": decision.champion_version},
             )
             registry.tag_version(
-                client, name, decision.champion_version, {"replaced_by": decision.challenger_version}
+                client,
+                name,
+                decision.champion_version,
+                {"replaced_by": decision.challenger_version},
             )
     registry.tag_version(
         client,

@@ -14,12 +14,15 @@ from pipelines.settings import REPO_ROOT, Settings
 
 
 def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[str, str]:
-    """Environment variables Prefect should see, given the current environment.
+    """Environment variables Prefect and MLflow should see, given the current environment.
 
     By default flows run against Prefect's local ephemeral API with its database under the run
     home. A user's own ``PREFECT_*`` values (e.g. ``PREFECT_API_URL`` of a server) always win.
     """
     defaults = {
+        # MLflow would copy this repo's uv.lock into every model; the model states its own
+        # requirements (training.registry.pip_requirements), so skip the seconds that costs.
+        "MLFLOW_LOG_UV_FILES": "false",
         "PREFECT_HOME": str(settings.paths.prefect),
         # The ephemeral server needs ~12 s to start on 2 busy cores; the 20 s default is tight.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

@@ -50,7 +50,9 @@ class Settings(BaseSettings):
         default=15, ge=1, description="Segments with fewer positives are not guarded."
     )
     floor_pr_auc: float = Field(default=0.25, ge=0, le=1, description="First model's PR-AUC floor.")
-    floor_roc_auc: float = Field(default=0.75, ge=0, le=1, description="First model's ROC-AUC floor.")
+    floor_roc_auc: float = Field(
+        default=0.75, ge=0, le=1, description="First model's ROC-AUC floor."
+    )
     target_fpr: float = Field(default=0.01, gt=0, lt=1, description="FPR for recall@FPR.")
 
     # Serving

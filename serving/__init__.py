@@ -1,0 +1,1 @@
+"""The FastAPI app serving the champion: contract-derived schemas, hot swap, prediction log."""

@@ -1,0 +1,1 @@
+"""Tests mirror the code: one folder per stage, plus stack and end-to-end tests."""

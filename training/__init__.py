@@ -1,0 +1,1 @@
+"""Time-aware splits, leakage checks, fitting, evaluation, model card, registry, promotion gate."""

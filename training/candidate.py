@@ -6,7 +6,8 @@ MLflow or Prefect; the train flow wraps it with reading batches and registering 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,11 +15,19 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.contract import DatasetContract
-from training.evaluate import Metrics, evaluate, evaluate_segments
+from training.evaluate import (
+    Metrics,
+    SegmentMetrics,
+    evaluate,
+    evaluate_segments,
+    flatten_segments,
+)
 from training.fit import ModelParams, feature_frame, fit_pipeline
 from training.gate import Scorecard, SegmentScore
 from training.leakage import LeakageCheckResult, run_leakage_checks
 from training.split import TimeSplit, time_split
+
+Segments = Mapping[str, Mapping[str, SegmentMetrics]]
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,8 @@ class TrainingConfig:
     holdout_days: int = 7
     target_fpr: float = 0.01
     max_single_feature_auc: float = 0.98
-    params: ModelParams = ModelParams()
+    params: ModelParams = field(default_factory=ModelParams)
+    threads: int | None = 1
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ class Candidate:
     pipeline: Pipeline
     split: TimeSplit
     metrics: Metrics
-    segments: dict[str, dict[str, Any]]
+    segments: Segments
     leakage_checks: list[LeakageCheckResult]
     reference: pd.DataFrame
 
@@ -70,11 +80,11 @@ def train_candidate(
         list(contract.features),
         max_single_feature_auc=config.max_single_feature_auc,
     )
-    pipeline = fit_pipeline(split.train, contract, config.params)
+    pipeline = fit_pipeline(split.train, contract, config.params, threads=config.threads)
     scores = score(pipeline, split.holdout, contract)
     y_true = split.holdout[contract.label_column].to_numpy()
     metrics = evaluate(y_true, scores, contract.costs, target_fpr=config.target_fpr)
-    segments = segment_dict(evaluate_segments(split.holdout, scores, contract, metrics.threshold))
+    segments = evaluate_segments(split.holdout, scores, contract, metrics.threshold)
     reference = reference_frame(split.holdout, scores, contract)
     return Candidate(pipeline, split, metrics, segments, checks, reference)
 
@@ -100,32 +110,21 @@ def reference_frame(
     return reference
 
 
-def segment_dict(segments: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def segment_dict(segments: Segments) -> dict[str, dict[str, Any]]:
     """Segment metrics as plain JSON-ready dicts (column -> value -> figures)."""
     return {
-        column: {
-            str(value): (m.to_dict() if hasattr(m, "to_dict") else dict(m))
-            for value, m in by_value.items()
-        }
+        column: {str(value): m.to_dict() for value, m in by_value.items()}
         for column, by_value in segments.items()
     }
 
 
-def scorecard(
-    version: str,
-    metrics: Metrics,
-    segments: dict[str, dict[str, Any]],
-    metric: str,
-) -> Scorecard:
+def scorecard(version: str, metrics: Metrics, segments: Segments, metric: str) -> Scorecard:
     """The gate's view of a model: overall metrics and ``metric`` per segment."""
     per_segment = {
-        f"{column}={value}": SegmentScore(
-            value=figures.get(metric), n_positives=int(figures.get("n_positives", 0))
-        )
-        for column, by_value in segments.items()
-        for value, figures in by_value.items()
+        name: SegmentScore(value=figures.get(metric), n_positives=int(figures["n_positives"] or 0))
+        for name, figures in ((name, m.to_dict()) for name, m in flatten_segments(segments).items())
     }
-    return Scorecard(version=version, metrics=metrics.to_dict(), segments=per_segment)
+    return Scorecard(version=version, metrics=metrics.figures(), segments=per_segment)
 
 
 def rescore(
@@ -134,10 +133,9 @@ def rescore(
     contract: DatasetContract,
     *,
     target_fpr: float,
-) -> tuple[Metrics, dict[str, dict[str, Any]]]:
+) -> tuple[Metrics, Segments]:
     """Evaluate another model (e.g. the champion) on a candidate's holdout rows."""
     scores = score(pipeline, reference, contract)
     y_true = reference[contract.label_column].to_numpy()
     metrics = evaluate(y_true, scores, contract.costs, target_fpr=target_fpr)
-    segments = segment_dict(evaluate_segments(reference, scores, contract, metrics.threshold))
-    return metrics, segments
+    return metrics, evaluate_segments(reference, scores, contract, metrics.threshold)

@@ -151,8 +151,8 @@ def segment_drops(
 
 
 def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> PromotionDecision:
-    pr_auc = challenger.metrics.get("pr_auc")
-    roc_auc = challenger.metrics.get("roc_auc")
+    pr_auc = _rounded(challenger.metrics.get("pr_auc"))
+    roc_auc = _rounded(challenger.metrics.get("roc_auc"))
     numbers: dict[str, object] = {
         "pr_auc": pr_auc,
         "roc_auc": roc_auc,
@@ -160,7 +160,7 @@ def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> Promotio
         "floor_roc_auc": policy.floor_roc_auc,
     }
     shortfalls = [
-        f"{name} {value if value is None else round(value, 4)} < floor {floor:.4f}"
+        f"{name} {value} < floor {floor}"
         for name, value, floor in (
             ("pr_auc", pr_auc, policy.floor_pr_auc),
             ("roc_auc", roc_auc, policy.floor_roc_auc),
@@ -169,14 +169,16 @@ def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> Promotio
     ]
     if shortfalls:
         return _reject(
-            challenger, None, numbers, "first model fails the absolute floor: " + "; ".join(shortfalls)
+            challenger,
+            None,
+            numbers,
+            "first model fails the absolute floor: " + "; ".join(shortfalls),
         )
-    assert pr_auc is not None and roc_auc is not None  # noqa: S101 - narrowed by shortfalls
     return PromotionDecision(
         verdict="promote",
         reason=(
-            f"no champion yet; pr_auc {pr_auc:.4f} >= {policy.floor_pr_auc:.4f} and roc_auc "
-            f"{roc_auc:.4f} >= {policy.floor_roc_auc:.4f} clear the absolute floor"
+            f"no champion yet; pr_auc {pr_auc} >= {policy.floor_pr_auc} and roc_auc "
+            f"{roc_auc} >= {policy.floor_roc_auc} clear the absolute floor"
         ),
         challenger_version=challenger.version,
         champion_version=None,
@@ -199,3 +201,7 @@ def _reject(
         numbers=numbers,
         breached_segments=breached,
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

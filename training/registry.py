@@ -127,9 +127,7 @@ def log_model_card(client: MlflowClient, run_id: str, markdown: str) -> None:
     client.log_text(run_id, markdown, MODEL_CARD_ARTIFACT)
 
 
-def tag_version(
-    client: MlflowClient, name: str, version: str, tags: Mapping[str, object]
-) -> None:
+def tag_version(client: MlflowClient, name: str, version: str, tags: Mapping[str, object]) -> None:
     """Set string tags on a model version (values are stringified; dicts become JSON)."""
     for key, value in tags.items():
         text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
@@ -182,7 +180,9 @@ def load_pipeline(name: str, version: str) -> Pipeline:
     try:
         model: Pipeline = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     except MlflowException as exc:
-        raise RegistryError(f"cannot load model '{name}' version {version}: {exc.message}") from None
+        raise RegistryError(
+            f"cannot load model '{name}' version {version}: {exc.message}"
+        ) from None
     return model
 
 

@@ -12,12 +12,16 @@ from pipelines.settings import Settings, load_settings
 def test_defaults_put_everything_under_the_home(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path / "run")
     assert settings.home == (tmp_path / "run").resolve(), "home resolved to an absolute path"
-    assert settings.resolved_tracking_uri == f"sqlite:///{tmp_path / 'run' / 'mlflow' / 'mlflow.db'}"
+    assert (
+        settings.resolved_tracking_uri == f"sqlite:///{tmp_path / 'run' / 'mlflow' / 'mlflow.db'}"
+    )
     assert settings.paths.raw.is_relative_to(settings.home), "raw batches live in the home"
     assert not (tmp_path / "run").exists(), "building settings creates nothing on disk"
 
 
-def test_environment_overrides_and_server_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_overrides_and_server_uri(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("LIFECYCLE_HOME", str(tmp_path))
     monkeypatch.setenv("LIFECYCLE_TRACKING_URI", "http://mlflow.internal:5000")
     monkeypatch.setenv("LIFECYCLE_PROMOTION_MARGIN", "0.02")

@@ -14,7 +14,12 @@ POLICY = GatePolicy(
 )
 
 
-def card(version: str, pr_auc: float | None, roc_auc: float | None = 0.9, **segments: tuple[float | None, int]) -> Scorecard:
+def card(
+    version: str,
+    pr_auc: float | None,
+    roc_auc: float | None = 0.9,
+    **segments: tuple[float | None, int],
+) -> Scorecard:
     return Scorecard(
         version=version,
         metrics={"pr_auc": pr_auc, "roc_auc": roc_auc},
@@ -92,7 +97,9 @@ def test_missing_metric_on_either_side_rejects() -> None:
 
 
 def test_decision_serialises_for_the_audit_log() -> None:
-    decision = decide_promotion(card("2", 0.6, channel__online=(0.5, 20)), card("1", 0.5, channel__online=(0.5, 20)), POLICY)
+    decision = decide_promotion(
+        card("2", 0.6, channel__online=(0.5, 20)), card("1", 0.5, channel__online=(0.5, 20)), POLICY
+    )
     data = decision.to_dict()
     assert data["verdict"] == "promote", data
     assert data["numbers"]["segment_drops"] == {"channel=online": 0.0}, data["numbers"]

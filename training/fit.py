@@ -1,0 +1,148 @@
+"""The model: one scikit-learn Pipeline from the contract's feature columns to a fraud probability.
+
+Feature encoding lives inside the Pipeline, so serving and batch scoring load the same artifact
+and cannot encode differently. Category columns are one-hot encoded against the contract's
+category list (an unseen value encodes as all zeros instead of failing); numeric columns pass
+through unchanged, missing values included, because histogram gradient boosting learns where
+to send them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from threadpoolctl import threadpool_limits
+
+from features.contract import DatasetContract
+
+SKOPS_TRUSTED_TYPES: list[str] = [
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
+"""Types skops must be told to trust, beyond its defaults, to load the fitted Pipeline.
+
+Exactly what ``skops.io.get_untrusted_types`` reports for a fitted `build_pipeline` (a test keeps
+this list minimal and sufficient); pass it as ``skops_trusted_types`` when logging to MLflow.
+"""
+
+
+class FitError(ValueError):
+    """The training frame cannot be fitted; the message says which column or value is wrong."""
+
+
+class ModelParams(BaseModel):
+    """Hyper-parameters of the gradient-boosted trees; logged as run params and in the card.
+
+    Early stopping is off by default: it would hold out a random (not time-ordered) slice of the
+    train set and make the number of trees depend on the data size.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_iter: int = Field(default=200, ge=1)
+    learning_rate: float = Field(default=0.08, gt=0)
+    max_leaf_nodes: int = Field(default=31, ge=2)
+    max_depth: int | None = Field(default=None, ge=1)
+    min_samples_leaf: int = Field(default=20, ge=1)
+    l2_regularization: float = Field(default=1.0, ge=0)
+    early_stopping: bool = False
+    random_state: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for logging, in field order."""
+        return self.model_dump()
+
+
+def feature_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
+    """The contract's feature columns of ``frame``, in contract order (the model's input).
+
+    Raises:
+        FitError: a feature column is missing from ``frame``.
+    """
+    missing = [c for c in contract.features if c not in frame.columns]
+    if missing:
+        raise FitError(
+            f"feature column(s) {missing} missing from the frame; it has {list(frame.columns)}"
+        )
+    return frame.loc[:, list(contract.features)]
+
+
+def build_pipeline(contract: DatasetContract, params: ModelParams) -> Pipeline:
+    """An unfitted Pipeline: ``features`` (a ColumnTransformer) then ``model`` (the classifier).
+
+    The transformer outputs a DataFrame whose columns are named ``<column>_<category>`` for
+    one-hot columns and keep their own name for numeric ones, so the classifier's
+    ``feature_names_in_`` are readable.
+    """
+    categorical = contract.categorical_features
+    numeric = contract.numeric_features
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if categorical:
+        encoder = OneHotEncoder(
+            categories=[list(contract.columns[c].categories or ()) for c in categorical],
+            handle_unknown="ignore",
+            sparse_output=False,
+        )
+        transformers.append(("categorical", encoder, categorical))
+    if numeric:
+        transformers.append(("numeric", "passthrough", numeric))
+    columns = ColumnTransformer(transformers, verbose_feature_names_out=False)
+    columns.set_output(transform="pandas")
+    model = HistGradientBoostingClassifier(
+        max_iter=params.max_iter,
+        learning_rate=params.learning_rate,
+        max_leaf_nodes=params.max_leaf_nodes,
+        max_depth=params.max_depth,
+        min_samples_leaf=params.min_samples_leaf,
+        l2_regularization=params.l2_regularization,
+        early_stopping=params.early_stopping,
+        random_state=params.random_state,
+    )
+    return Pipeline([("features", columns), ("model", model)])
+
+
+def fit_pipeline(
+    train: pd.DataFrame,
+    contract: DatasetContract,
+    params: ModelParams,
+    *,
+    threads: int | None = None,
+) -> Pipeline:
+    """Fit `build_pipeline` on the contract's features of ``train`` against its label.
+
+    ``threads`` caps the OpenMP threads the trees use during the fit (``None``: the library's
+    default, one per core). On cores shared with other work, 1 is often far faster: threads
+    that wait for each other's cores spin instead of computing.
+
+    Raises:
+        FitError: a feature or the label is missing, the label has missing values or values
+            other than 0/1, or only one class is present.
+    """
+    x = feature_frame(train, contract)
+    label = contract.label_column
+    if label not in train.columns:
+        raise FitError(f"label column '{label}' missing from the training frame")
+    y = train[label]
+    if y.isna().any():
+        raise FitError(
+            f"label '{label}' has {int(y.isna().sum())} missing values; train only on labelled "
+            "rows (see training.split.labelled_at)"
+        )
+    bad = sorted(set(y.unique().tolist()) - {0, 1})
+    if bad:
+        raise FitError(f"label '{label}' must be 0 or 1, found {bad[:5]}")
+    counts = y.astype("int64").value_counts()
+    if len(counts) < 2:
+        raise FitError(
+            f"label '{label}' has a single class ({counts.to_dict()} over {len(y)} rows); "
+            "the train window needs both frauds and non-frauds"
+        )
+    pipeline = build_pipeline(contract, params)
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        pipeline.fit(x, y.astype("int64"))
+    return pipeline

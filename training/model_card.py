@@ -1,0 +1,313 @@
+"""The model card: what a model is for, what it was trained on, and how well it does, as Markdown.
+
+Rendering is pure: every figure comes from `ModelCardInputs`, so the same inputs always give the
+same card and a test can check each number. The card travels with the model version (the
+registry adapter logs it as an artifact), so a reviewer sees the data window, the lineage, the
+leakage checks and the segment figures next to the headline metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from features.contract import DatasetContract
+from training.evaluate import Metrics, SegmentMetrics
+from training.fit import ModelParams
+from training.leakage import LeakageCheckResult
+from training.split import DateWindow, TimeSplit
+
+DEFAULT_MIN_SEGMENT_POSITIVES = 30
+_NA = "n/a"
+
+
+@dataclass(frozen=True)
+class DataWindow:
+    """The train and holdout windows, the label cutoff and the row counts behind them."""
+
+    train_window: DateWindow
+    holdout_window: DateWindow
+    cutoff: pd.Timestamp
+    n_train_rows: int
+    n_train_positives: int
+    n_holdout_rows: int
+    n_holdout_positives: int
+
+    @classmethod
+    def from_split(cls, split: TimeSplit, contract: DatasetContract) -> DataWindow:
+        """Windows and counts of a `TimeSplit`."""
+        label = contract.label_column
+        return cls(
+            train_window=split.train_window,
+            holdout_window=split.holdout_window,
+            cutoff=split.cutoff,
+            n_train_rows=len(split.train),
+            n_train_positives=int((split.train[label] == 1).sum()),
+            n_holdout_rows=len(split.holdout),
+            n_holdout_positives=int((split.holdout[label] == 1).sum()),
+        )
+
+
+@dataclass(frozen=True)
+class ModelCardInputs:
+    """Everything the card shows. ``version`` is ``"pending"`` until the registry assigns one.
+
+    ``batches`` maps each batch id (a date string) used for training or holdout to the sha256 of
+    its file. Leave ``intended_use`` and ``limitations`` as ``None`` to use defaults derived from
+    the contract and the figures (they state that the data is synthetic: override them when
+    training on real data). Segments with fewer than ``min_segment_positives`` positives are
+    marked unreliable.
+    """
+
+    model_name: str
+    created_at: datetime
+    contract: DatasetContract
+    data: DataWindow
+    batches: Mapping[str, str]
+    code_revision: str
+    metrics: Metrics
+    segments: Mapping[str, Mapping[str, SegmentMetrics]]
+    leakage_checks: Sequence[LeakageCheckResult]
+    params: ModelParams
+    version: str = "pending"
+    intended_use: str | None = None
+    limitations: tuple[str, ...] | None = None
+    min_segment_positives: int = DEFAULT_MIN_SEGMENT_POSITIVES
+
+
+def default_intended_use(contract: DatasetContract) -> str:
+    """What the model is for, from the contract's description, label and costs."""
+    costs = contract.costs
+    return (
+        f"Scores each `{contract.name}` row with the probability that `{contract.label_column}` "
+        f"is 1, and flags it for review when the score reaches the decision threshold. "
+        f"{contract.description.strip()} The threshold is chosen for the contract's costs: a "
+        f"missed positive costs {costs.false_negative:.2f} {costs.currency}, a false alarm "
+        f"{costs.false_positive:.2f} {costs.currency}."
+    ).replace("  ", " ")
+
+
+def default_limitations(inputs: ModelCardInputs) -> tuple[str, ...]:
+    """Caveats a reader must know, including the segments whose figures rest on few positives."""
+    contract, data = inputs.contract, inputs.data
+    label = contract.label_column
+    unevaluated = (data.cutoff.date() - data.holdout_window[1]).days
+    costs = contract.costs
+    items = [
+        f"Not for credit, pricing or any other decision about a person: the model estimates "
+        f"`{label}` only, and a high score is a reason to review, not a verdict.",
+        "Trained and evaluated on synthetic data from the project's generator: the figures "
+        "show how the pipeline behaves, not how it would perform on real traffic.",
+        f"Labels arrive late (`{contract.label_available_time_column}`): only rows labelled by "
+        f"the cutoff {_when(data.cutoff)} were used, so the {unevaluated} day(s) between the "
+        f"holdout's end ({data.holdout_window[1].isoformat()}) and the cutoff are not evaluated.",
+        f"The threshold minimises cost on the holdout for a false negative at "
+        f"{costs.false_negative:.2f} {costs.currency} and a false positive at "
+        f"{costs.false_positive:.2f} {costs.currency}, so the holdout cost at it is optimistic; "
+        "other costs or a shifted base rate need a new threshold.",
+    ]
+    thin = [
+        f"{column}={value} ({m.n_positives})"
+        for column, by_value in inputs.segments.items()
+        for value, m in by_value.items()
+        if m.n_positives < inputs.min_segment_positives
+    ]
+    if thin:
+        items.append(
+            f"Segments with fewer than {inputs.min_segment_positives} positives on the holdout "
+            f"have unreliable figures: {', '.join(thin)}."
+        )
+    return tuple(items)
+
+
+def render_model_card(inputs: ModelCardInputs) -> str:
+    """The card as Markdown: headed sections with tables, ending in a newline."""
+    sections = [
+        _header(inputs),
+        _summary(inputs),
+        _intended_use(inputs),
+        _limitations(inputs),
+        _training_data(inputs),
+        _lineage(inputs),
+        _performance(inputs),
+        _threshold(inputs),
+        _segments(inputs),
+        _leakage(inputs),
+        _parameters(inputs),
+    ]
+    return "\n\n".join(s.rstrip() for s in sections) + "\n"
+
+
+def _header(inputs: ModelCardInputs) -> str:
+    return (
+        f"# Model card: {inputs.model_name} (version {inputs.version})\n\n"
+        f"Created {_when(inputs.created_at)} from contract `{inputs.contract.name}` "
+        f"v{inputs.contract.version}."
+    )
+
+
+def _summary(inputs: ModelCardInputs) -> str:
+    m, costs = inputs.metrics, inputs.contract.costs
+    return (
+        "## Summary\n\n"
+        f"On the holdout ({m.n_rows} rows, {m.n_positives} positives): PR-AUC {_num(m.pr_auc)}, "
+        f"ROC-AUC {_num(m.roc_auc)}. At the cost-optimal threshold {_score(m.threshold)} it "
+        f"flags {m.n_flagged} rows with precision {_num(m.precision_at_threshold)} and recall "
+        f"{_num(m.recall_at_threshold)}, for an expected cost of "
+        f"{_money(m.expected_cost_per_txn)} {costs.currency} per transaction."
+    )
+
+
+def _intended_use(inputs: ModelCardInputs) -> str:
+    text = inputs.intended_use or default_intended_use(inputs.contract)
+    return f"## Intended use\n\n{text}"
+
+
+def _limitations(inputs: ModelCardInputs) -> str:
+    items = inputs.limitations if inputs.limitations is not None else default_limitations(inputs)
+    return "## Limitations\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+def _training_data(inputs: ModelCardInputs) -> str:
+    d, c = inputs.data, inputs.contract
+    rows = [
+        ["train", *_window(d.train_window), d.n_train_rows, d.n_train_positives,
+         _rate(d.n_train_positives, d.n_train_rows)],
+        ["holdout", *_window(d.holdout_window), d.n_holdout_rows, d.n_holdout_positives,
+         _rate(d.n_holdout_positives, d.n_holdout_rows)],
+    ]  # fmt: skip
+    return (
+        "## Training data\n\n"
+        f"Label cutoff: {_when(d.cutoff)}. A row is used only if `{c.event_time_column}` and "
+        f"`{c.label_available_time_column}` are both at or before the cutoff; the holdout is "
+        "the most recent labelled days and train ends the day before it.\n\n"
+        + _table(["set", "first day", "last day", "rows", "positives", "positive rate"], rows)
+    )
+
+
+def _lineage(inputs: ModelCardInputs) -> str:
+    batches = [[batch, f"`{sha}`"] for batch, sha in sorted(inputs.batches.items())]
+    body = _table(["batch", "sha256"], batches) if batches else "No batch hashes recorded."
+    return (
+        "## Lineage\n\n"
+        f"- Contract: `{inputs.contract.name}` v{inputs.contract.version}, hash "
+        f"`{inputs.contract.content_hash()}`\n"
+        f"- Code revision: `{inputs.code_revision}`\n"
+        f"- Batches: {len(inputs.batches)}\n\n" + body
+    )
+
+
+def _performance(inputs: ModelCardInputs) -> str:
+    m = inputs.metrics
+    rows = [
+        ["PR-AUC (average precision)", _num(m.pr_auc)],
+        ["ROC-AUC", _num(m.roc_auc)],
+        ["Brier score (lower is better)", _num(m.brier)],
+        [f"Recall at FPR <= {m.target_fpr:g}", _num(m.recall_at_fpr)],
+        ["Rows", str(m.n_rows)],
+        ["Positives", str(m.n_positives)],
+    ]
+    text = "## Holdout performance\n\n" + _table(["metric", "value"], rows)
+    if m.notes:
+        text += "\n\n" + "\n".join(f"- Note: {note}" for note in m.notes)
+    return text
+
+
+def _threshold(inputs: ModelCardInputs) -> str:
+    m, costs = inputs.metrics, inputs.contract.costs
+    cur = costs.currency
+    rows = [
+        ["Decision threshold (flag when score >= threshold)", _score(m.threshold)],
+        [f"Cost of a false negative ({cur})", _money(costs.false_negative)],
+        [f"Cost of a false positive ({cur})", _money(costs.false_positive)],
+        ["Rows flagged", str(m.n_flagged)],
+        ["Precision at threshold", _num(m.precision_at_threshold)],
+        ["Recall at threshold", _num(m.recall_at_threshold)],
+        [f"Expected cost on the holdout ({cur})", _money(m.expected_cost)],
+        [f"Expected cost per transaction ({cur})", _money(m.expected_cost_per_txn)],
+    ]
+    return "## Decision threshold and business cost\n\n" + _table(["figure", "value"], rows)
+
+
+def _segments(inputs: ModelCardInputs) -> str:
+    parts = [
+        "## Performance by segment\n\n"
+        f"At the decision threshold. Segments with fewer than {inputs.min_segment_positives} "
+        "positives are marked unreliable."
+    ]
+    header = [
+        "value", "rows", "positives", "PR-AUC", "ROC-AUC", "precision", "recall", "cost/txn",
+        "note",
+    ]  # fmt: skip
+    for column, by_value in inputs.segments.items():
+        rows = [
+            [value, m.n_rows, m.n_positives, _num(m.pr_auc), _num(m.roc_auc),
+             _num(m.precision_at_threshold), _num(m.recall_at_threshold),
+             _money(m.expected_cost_per_txn),
+             "unreliable: few positives" if m.n_positives < inputs.min_segment_positives else ""]
+            for value, m in by_value.items()
+        ]  # fmt: skip
+        parts.append(f"### {column}\n\n" + _table(header, rows))
+    if not inputs.segments:
+        parts.append("The contract declares no segment columns.")
+    return "\n\n".join(parts)
+
+
+def _leakage(inputs: ModelCardInputs) -> str:
+    rows = [[r.name, "passed" if r.passed else "FAILED", r.detail] for r in inputs.leakage_checks]
+    body = _table(["check", "result", "detail"], rows) if rows else "No leakage checks recorded."
+    return "## Leakage checks\n\n" + body
+
+
+def _parameters(inputs: ModelCardInputs) -> str:
+    rows = [[name, f"`{value}`"] for name, value in inputs.params.to_dict().items()]
+    return (
+        "## Model and parameters\n\n"
+        "One scikit-learn Pipeline: one-hot encoding of category features (contract categories; "
+        "unseen values encode as zeros), numeric features passed through, then a "
+        "HistGradientBoostingClassifier.\n\n" + _table(["parameter", "value"], rows)
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = [_row(header), "| " + " | ".join("---" for _ in header) + " |"]
+    lines += [_row(row) for row in rows]
+    return "\n".join(lines)
+
+
+def _row(cells: Sequence[object]) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _num(value: float | None) -> str:
+    return _NA if value is None else f"{value:.4f}"
+
+
+def _score(value: float) -> str:
+    """A threshold keeps four significant digits: small ones are common with lopsided costs."""
+    return f"{value:.4g}"
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _rate(part: int, whole: int) -> str:
+    return _NA if whole == 0 else f"{part / whole:.2%}"
+
+
+def _window(window: DateWindow) -> list[str]:
+    return [window[0].isoformat(), window[1].isoformat()]
+
+
+def _when(moment: datetime) -> str:
+    """ISO time; a naive time is UTC by the data's convention, so it says so."""
+    text = moment.isoformat(timespec="seconds")
+    return text if moment.tzinfo is not None else f"{text} UTC"
