@@ -129,8 +129,10 @@ class DatasetContract(BaseModel):
         return list(self.columns)
 
     def content_hash(self) -> str:
-        """SHA-256 of the contract's canonical JSON: equal contracts hash equal, whatever the
-        YAML's formatting or comments."""
+        """SHA-256 of the contract's canonical JSON.
+
+        Equal contracts hash equal, whatever the YAML's formatting or comments.
+        """
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

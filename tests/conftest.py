@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_mlflow() -> Iterator[None]:
+    """The same MLflow environment the CLI sets (no uv.lock copy per model, no progress bars)."""
+    keys = {"MLFLOW_LOG_UV_FILES": "false", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ.update(keys)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,701 @@
+"""The validation gate: check a batch against the contract's suite, then file raw batches.
+
+Core: `BatchValidator` (one Great Expectations context and suite, reused across batches) and
+`validate_frame` turn a DataFrame into a `ValidationOutcome`: success, the failed expectations
+with a readable reason and the failure each guards against, counts, and the full result as JSON.
+A schema break is a failed outcome, never an exception.
+
+Adapter: `validate_pending_batches` checks every raw ``YYYY-MM-DD.parquet`` not yet checked, in
+date order. A passing batch is copied to the validated folder; a failing one (unreadable files
+included) goes to ``quarantine/<batch>/`` with a copy of the batch, ``validation.json`` and the
+Data Docs page of that validation run. Every run, passing or not, is also kept in the Great
+Expectations file context (results and Data Docs site). Raw files are only ever read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import html
+import io
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core.expectation_validation_result import (
+    ExpectationSuiteValidationResult,
+    ExpectationValidationResult,
+)
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.data_context.abstract_data_context import (
+    AbstractDataContext,
+)
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ValidationResultIdentifier,
+)
+
+from features.contract import DatasetContract
+from features.expectations import GuardConfig, build_suite
+
+#: Name of the validation result file in a quarantine folder.
+VALIDATION_FILE: Final = "validation.json"
+#: Name of the Data Docs page copied into a quarantine folder.
+DATA_DOCS_FILE: Final = "data_docs.html"
+
+_log = logging.getLogger(__name__)
+
+_READ_FAILURE: Final = "read_parquet"
+_NAME_FAILURE: Final = "batch_file_name"
+_CRASH_FAILURE: Final = "run_validation"
+
+
+class ValidationInputError(ValueError):
+    """The gate was called with something it cannot check; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    """One expectation a batch did not meet.
+
+    Attributes:
+        expectation_type: The Great Expectations type, e.g. ``expect_column_median_to_be_between``
+            (or ``read_parquet``, ``batch_file_name`` or ``run_validation`` when the file never
+            reached or never finished validation).
+        column: The column checked, the first of a column pair, or None for table-level checks.
+        reason: What was expected and what was observed, e.g. ``expected median of amount in
+            [5, 500]; observed 4112``.
+        guards_against: The expectation's notes: the real-world failure it exists to catch.
+    """
+
+    expectation_type: str
+    column: str | None
+    reason: str
+    guards_against: str
+
+
+@dataclass(frozen=True)
+class ValidationStatistics:
+    """How many expectations ran, passed and failed."""
+
+    evaluated: int
+    successful: int
+    unsuccessful: int
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    """The verdict on one batch.
+
+    Attributes:
+        success: True if every expectation passed.
+        failures: The expectations that did not; table-level checks (columns, row count) first.
+        statistics: Counts of evaluated, successful and unsuccessful expectations.
+        result_json: The full Great Expectations result, JSON-serialisable (empty when the batch
+            never reached validation).
+    """
+
+    success: bool
+    failures: list[FailedExpectation]
+    statistics: ValidationStatistics
+    result_json: dict[str, Any]
+
+    def failed(self, expectation_type: str, column: str | None = None) -> bool:
+        """True if an expectation of this type (on this column, if given) failed."""
+        return any(
+            f.expectation_type == expectation_type and (column is None or f.column == column)
+            for f in self.failures
+        )
+
+    def summary(self) -> str:
+        """One line for logs and progress displays."""
+        s = self.statistics
+        if self.success:
+            return f"passed {s.successful}/{s.evaluated} expectations"
+        first = self.failures[0] if self.failures else None
+        head = f"; first: {first.expectation_type} ({first.reason})" if first else ""
+        return f"failed {len(self.failures)} of {s.evaluated} expectations{head}"
+
+
+# --- reading a Great Expectations result ---------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    """Short human-readable rendering of an observed value."""
+    if hasattr(value, "item") and not isinstance(value, list | tuple | dict):
+        value = value.item()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        shown = ", ".join(_fmt(v) for v in value[:5])
+        more = ", …" if len(value) > 5 else ""
+        return f"[{shown}{more}]"
+    return str(value)
+
+
+def _bounds(kwargs: Mapping[str, Any]) -> str:
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    return f"[{'-inf' if low is None else _fmt(low)}, {'inf' if high is None else _fmt(high)}]"
+
+
+def _condition_text(condition: Any) -> str:
+    if isinstance(condition, Mapping) and condition.get("type") == "comparison":
+        column = condition.get("column", {})
+        name = column.get("name") if isinstance(column, Mapping) else column
+        return f" where {name} {condition.get('operator')} {_fmt(condition.get('parameter'))}"
+    return f" where {condition}" if condition else ""
+
+
+def _expected_text(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
+    column = kwargs.get("column")
+    texts = {
+        "expect_table_columns_to_match_set": (
+            f"exactly the contract's {len(kwargs.get('column_set') or [])} columns"
+        ),
+        "expect_column_values_to_be_in_type_list": f"a dtype in {kwargs.get('type_list')}",
+        "expect_column_values_to_not_be_null": "no missing values",
+        "expect_column_values_to_be_between": f"values in {_bounds(kwargs)}",
+        "expect_column_values_to_be_in_set": f"values in {kwargs.get('value_set')}",
+        "expect_column_values_to_be_unique": "unique values",
+        "expect_column_pair_values_a_to_be_greater_than_b": (
+            f"{kwargs.get('column_A')} {'>=' if kwargs.get('or_equal') else '>'} "
+            f"{kwargs.get('column_B')}"
+        ),
+        "expect_table_row_count_to_be_between": f"a row count in {_bounds(kwargs)}",
+        "expect_column_mean_to_be_between": f"mean of {column} in {_bounds(kwargs)}",
+        "expect_column_median_to_be_between": f"median of {column} in {_bounds(kwargs)}",
+        "expect_column_proportion_of_non_null_values_to_be_between": (
+            f"non-null share of {column} in {_bounds(kwargs)}"
+        ),
+    }
+    text = texts.get(expectation_type, f"{expectation_type} to hold")
+    return text + _condition_text(kwargs.get("row_condition"))
+
+
+def _observed_text(result: Mapping[str, Any]) -> str:
+    mismatched = (result.get("details") or {}).get("mismatched")
+    if isinstance(mismatched, Mapping):
+        missing = list(mismatched.get("missing") or [])
+        unexpected = list(mismatched.get("unexpected") or [])
+        return f"missing columns: {missing or 'none'}; unexpected columns: {unexpected or 'none'}"
+    if result.get("unexpected_count") is not None:
+        count = int(result["unexpected_count"])
+        total = result.get("element_count")
+        examples = result.get("partial_unexpected_list") or []
+        share = f" ({float(result['unexpected_percent']):.2f} %)" if total else ""
+        example_text = f", e.g. {_fmt(list(examples))}" if examples else ""
+        return f"{count} of {total} rows violate it{share}{example_text}"
+    if "observed_value" in result:
+        return f"observed {_fmt(result['observed_value'])}"
+    return "no observed value reported"
+
+
+def _exception_messages(info: Mapping[str, Any] | None) -> list[str]:
+    """Messages of the exceptions that stopped an expectation from being evaluated."""
+    if not info:
+        return []
+    entries = [info] if "raised_exception" in info else list(info.values())
+    messages: list[str] = []
+    for entry in entries:
+        if isinstance(entry, Mapping) and entry.get("raised_exception"):
+            message = str(entry.get("exception_message") or "unknown error")
+            message = message.removeprefix("Error: ").strip()
+            if message not in messages:
+                messages.append(message)
+    return messages
+
+
+def _notes_text(notes: str | list[str] | None) -> str:
+    if notes is None:
+        return ""
+    return notes if isinstance(notes, str) else " ".join(notes)
+
+
+def describe_failure(
+    result: ExpectationValidationResult, batch_columns: Collection[str] | None = None
+) -> FailedExpectation:
+    """Turn one failed Great Expectations result into a `FailedExpectation`.
+
+    Args:
+        result: The failed result.
+        batch_columns: The batch's columns, if known: an expectation on a column the batch
+            lacks then says so plainly instead of quoting the engine's error.
+    """
+    config = result.expectation_config
+    if config is None:  # not produced by a suite run; keep what is known
+        return FailedExpectation("unknown", None, "no expectation configuration", "")
+    kwargs: Mapping[str, Any] = config.kwargs
+    column = kwargs.get("column") or kwargs.get("column_A")
+    errors = _exception_messages(result.exception_info)
+    expected = _expected_text(config.type, kwargs)
+    checked = [kwargs.get(k) for k in ("column", "column_A", "column_B") if kwargs.get(k)]
+    absent = [c for c in checked if batch_columns is not None and c not in batch_columns]
+    if absent:
+        names = ", ".join(f"'{c}'" for c in absent)
+        noun = "column" if len(absent) == 1 else "columns"
+        verb = "is" if len(absent) == 1 else "are"
+        reason = f"expected {expected}; {noun} {names} {verb} missing from the batch"
+    elif errors:
+        reason = f"expected {expected}; could not be evaluated: {'; '.join(errors)}"
+    else:
+        reason = f"expected {expected}; {_observed_text(result.result or {})}"
+    return FailedExpectation(
+        expectation_type=config.type,
+        column=str(column) if column is not None else None,
+        reason=reason,
+        guards_against=_notes_text(config.notes),
+    )
+
+
+def outcome_from_result(
+    result: ExpectationSuiteValidationResult, batch_columns: Collection[str] | None = None
+) -> ValidationOutcome:
+    """Summarise a suite result: verdict, failures (table-level first), counts and full JSON.
+
+    Args:
+        result: The suite result.
+        batch_columns: The batch's columns, if known (see `describe_failure`).
+    """
+    failures = [describe_failure(r, batch_columns) for r in result.results if not r.success]
+    failures.sort(key=lambda f: not f.expectation_type.startswith("expect_table_"))
+    stats = result.statistics
+    raw_json = result.to_json_dict()  # type: ignore[no-untyped-call]  # unannotated in GX
+    result_json: dict[str, Any] = json.loads(json.dumps(raw_json, default=str))
+    return ValidationOutcome(
+        success=bool(result.success),
+        failures=failures,
+        statistics=ValidationStatistics(
+            evaluated=int(stats.get("evaluated_expectations", 0)),
+            successful=int(stats.get("successful_expectations", 0)),
+            unsuccessful=int(stats.get("unsuccessful_expectations", 0)),
+        ),
+        result_json=result_json,
+    )
+
+
+def _not_validated(expectation_type: str, reason: str, guards_against: str) -> ValidationOutcome:
+    """A failed outcome for a batch that never reached the suite."""
+    return ValidationOutcome(
+        success=False,
+        failures=[FailedExpectation(expectation_type, None, reason, guards_against)],
+        statistics=ValidationStatistics(evaluated=0, successful=0, unsuccessful=0),
+        result_json={},
+    )
+
+
+# --- the core: validate a frame ------------------------------------------------------------
+
+
+class BatchValidator:
+    """The contract's suite, registered once in a Great Expectations context, run per batch.
+
+    Registering the datasource, suite, validation definition and checkpoint costs about as much
+    as one validation, so build one validator and call `validate` for each batch. Re-registering in
+    a file context that already holds them (a rerun) updates them in place.
+
+    Args:
+        contract: The dataset contract the suite is derived from.
+        context: A Great Expectations context; an ephemeral (in-memory) one when None.
+        guards: Bounds of the hand-written expectations; `GuardConfig()` when None.
+    """
+
+    def __init__(
+        self,
+        contract: DatasetContract,
+        context: AbstractDataContext | None = None,
+        *,
+        guards: GuardConfig | None = None,
+    ) -> None:
+        self.contract = contract
+        self.context = context if context is not None else gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        datasource = self.context.data_sources.add_or_update_pandas(name=f"{contract.name}_batches")
+        asset = datasource.add_dataframe_asset(name="daily_batch")
+        batch_definition = asset.add_batch_definition_whole_dataframe("whole_batch")
+        self.suite = self.context.suites.add_or_update(build_suite(contract, guards))
+        validation = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=f"{contract.name}_gate", data=batch_definition, suite=self.suite
+            )
+        )
+        self._checkpoint = self.context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"{contract.name}_gate",
+                validation_definitions=[validation],
+                actions=[],
+                result_format="BASIC",
+            )
+        )
+
+    def validate(self, frame: pd.DataFrame, *, run_name: str | None = None) -> ValidationOutcome:
+        """Run the suite on one batch; a schema break is a failed outcome, not an exception.
+
+        Args:
+            frame: The batch, as read from its Parquet file.
+            run_name: Names the run in the result store and Data Docs (the batch id, usually).
+
+        Raises:
+            ValidationInputError: `frame` is not a pandas DataFrame.
+        """
+        outcome, _ = self.run(frame, run_name=run_name)
+        return outcome
+
+    def run(
+        self, frame: pd.DataFrame, *, run_name: str | None = None
+    ) -> tuple[ValidationOutcome, ValidationResultIdentifier]:
+        """Like `validate`, also returning the key of the stored result (for Data Docs)."""
+        if not isinstance(frame, pd.DataFrame):
+            raise ValidationInputError(
+                f"expected a pandas DataFrame to validate, got {type(frame).__name__}"
+            )
+        run_id = RunIdentifier(
+            run_name=run_name or "batch", run_time=datetime.datetime.now(datetime.UTC)
+        )
+        checkpoint_result = self._checkpoint.run(
+            batch_parameters={"dataframe": frame}, run_id=run_id
+        )
+        ((identifier, suite_result),) = checkpoint_result.run_results.items()
+        return outcome_from_result(suite_result, [str(c) for c in frame.columns]), identifier
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    contract: DatasetContract,
+    *,
+    context: AbstractDataContext | None = None,
+    guards: GuardConfig | None = None,
+) -> ValidationOutcome:
+    """Validate one batch against the contract's suite.
+
+    Convenient for a single frame; for many batches build one `BatchValidator` and reuse it,
+    which skips re-registering the suite each time.
+
+    Raises:
+        ValidationInputError: `frame` is not a pandas DataFrame.
+    """
+    return BatchValidator(contract, context, guards=guards).validate(frame)
+
+
+# --- the adapter: raw batch files ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What the gate did with one raw batch file.
+
+    Attributes:
+        batch_id: The file stem, ``YYYY-MM-DD``.
+        success: True if the batch passed and was copied to the validated folder.
+        destination: The validated copy, or the batch's quarantine folder.
+        failures: Why it was quarantined (empty on success).
+        sha256: SHA-256 of the raw file's bytes (the copy has the same bytes).
+        raw_path: The raw file, which the gate never changes.
+    """
+
+    batch_id: str
+    success: bool
+    destination: Path
+    failures: list[FailedExpectation]
+    sha256: str
+    raw_path: Path
+
+
+ProgressCallback = Callable[[str, BatchOutcome], None]
+
+
+def is_batch_id(name: str) -> bool:
+    """True for a ``YYYY-MM-DD`` date string, the only valid raw batch file stem."""
+    try:
+        return datetime.date.fromisoformat(name).isoformat() == name
+    except ValueError:
+        return False
+
+
+def pending_batches(raw_dir: Path, validated_dir: Path, quarantine_dir: Path) -> list[Path]:
+    """Raw Parquet files neither validated nor quarantined yet, oldest batch first.
+
+    Files whose stem is not a date sort last (the gate quarantines them); hidden files, such as
+    a writer's temporary files, are ignored.
+
+    Raises:
+        ValidationInputError: `raw_dir` is not a folder.
+    """
+    if not raw_dir.is_dir():
+        raise ValidationInputError(
+            f"raw batch folder {raw_dir} does not exist; generate batches first"
+        )
+    files = [p for p in raw_dir.glob("*.parquet") if p.is_file() and not p.name.startswith(".")]
+    files.sort(key=lambda p: (not is_batch_id(p.stem), p.stem))
+    return [
+        p
+        for p in files
+        if not (validated_dir / p.name).exists() and not (quarantine_dir / p.stem).exists()
+    ]
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _write_folder_atomically(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write `files` into a sibling temporary folder, then rename it to `folder`."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f".{folder.name}.partial")
+    if partial.exists():  # left by an interrupted run of this function
+        shutil.rmtree(partial)
+    partial.mkdir()
+    for name, payload in files.items():
+        (partial / name).write_bytes(payload)
+    os.replace(partial, folder)
+
+
+def render_outcome_html(batch_id: str, outcome: ValidationOutcome, note: str) -> str:
+    """A self-contained HTML page listing the failed expectations of a batch.
+
+    Used in quarantine when Great Expectations produced no Data Docs page (e.g. the file could
+    not be read, so no validation ran); `note` says why.
+    """
+    rows = "\n".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (f.expectation_type, f.column or "", f.reason, f.guards_against)
+        )
+        + "</tr>"
+        for f in outcome.failures
+    )
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>Batch {html.escape(batch_id)}: quarantined</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
+        "</style></head><body>"
+        f"<h1>Batch {html.escape(batch_id)}: quarantined</h1>"
+        f"<p>{html.escape(note)}</p>"
+        "<table><tr><th>check</th><th>column</th><th>reason</th><th>guards against</th></tr>"
+        f"{rows}</table></body></html>\n"
+    )
+
+
+def _data_docs_page(
+    context: AbstractDataContext, identifier: ValidationResultIdentifier
+) -> Path | None:
+    """Build the Data Docs page of one validation run; its local path, or None if there is none.
+
+    A site that fails to build must not stop the batch from being quarantined: the failure is
+    logged and the caller falls back to the gate's own summary page.
+    """
+    try:
+        context.build_data_docs(resource_identifiers=[identifier])
+        sites = context.get_docs_sites_urls(resource_identifier=identifier)
+    except Exception:
+        _log.warning("could not build the Data Docs page of %s", identifier, exc_info=True)
+        return None
+    for site in sites:
+        url = site.get("site_url") or ""
+        if url.startswith("file://"):
+            page = Path(url2pathname(urlparse(url).path))
+            if page.is_file():
+                return page
+    return None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    outcome: ValidationOutcome
+    docs_page: Path | None
+
+
+class _Gate:
+    """Runs the checks of `validate_pending_batches`; the GX context is opened on first use."""
+
+    def __init__(self, gx_dir: Path, contract: DatasetContract, guards: GuardConfig | None) -> None:
+        self._gx_dir = gx_dir
+        self._contract = contract
+        self._guards = guards
+        self._validator: BatchValidator | None = None
+        self._passed: list[ValidationResultIdentifier] = []
+
+    @property
+    def validator(self) -> BatchValidator:
+        if self._validator is None:
+            self._gx_dir.mkdir(parents=True, exist_ok=True)
+            context = gx.get_context(mode="file", project_root_dir=str(self._gx_dir))
+            self._validator = BatchValidator(self._contract, context, guards=self._guards)
+        return self._validator
+
+    def check(self, batch_id: str, payload: bytes) -> _Checked:
+        if not is_batch_id(batch_id):
+            return _Checked(
+                _not_validated(
+                    _NAME_FAILURE,
+                    f"file name '{batch_id}.parquet' is not a batch id (expected YYYY-MM-DD)",
+                    "A stray or mis-named file in the raw folder, which would otherwise be "
+                    "trained on under a date nobody can trace.",
+                ),
+                None,
+            )
+        try:
+            frame = pd.read_parquet(io.BytesIO(payload))
+        except Exception as exc:  # any parse failure means the batch is unusable
+            return _Checked(
+                _not_validated(
+                    _READ_FAILURE,
+                    f"cannot read the file as Parquet: {type(exc).__name__}: {exc}",
+                    "A truncated, corrupt or mis-typed file (an interrupted copy, another "
+                    "format saved under a .parquet name).",
+                ),
+                None,
+            )
+        validator = self.validator  # outside the try: a broken context must raise, not quarantine
+        try:
+            outcome, identifier = validator.run(frame, run_name=batch_id)
+        except Exception as exc:  # a batch that crashes the checks is not a validated batch
+            return _Checked(
+                _not_validated(
+                    _CRASH_FAILURE,
+                    f"the validation itself failed: {type(exc).__name__}: {exc}",
+                    "Data so malformed that the checks cannot run (e.g. unhashable cell "
+                    "values); it must not pass unchecked.",
+                ),
+                None,
+            )
+        if outcome.success:
+            self._passed.append(identifier)
+            return _Checked(outcome, None)
+        return _Checked(outcome, _data_docs_page(validator.context, identifier))
+
+    def finish(self) -> None:
+        """Add the passing runs to Data Docs in one build, so the site lists every batch."""
+        if self._validator is None or not self._passed:
+            return
+        try:
+            self._validator.context.build_data_docs(resource_identifiers=self._passed)
+        except Exception:  # every batch is already filed; a missing page is not worth a crash
+            _log.warning(
+                "could not add %d passing runs to Data Docs", len(self._passed), exc_info=True
+            )
+        self._passed = []
+
+
+def _validation_record(
+    batch_id: str,
+    raw_path: Path,
+    sha256: str,
+    contract: DatasetContract,
+    checked: _Checked,
+    docs_source: str,
+) -> dict[str, Any]:
+    outcome = checked.outcome
+    return {
+        "batch_id": batch_id,
+        "raw_file": str(raw_path),
+        "raw_sha256": sha256,
+        "contract_name": contract.name,
+        "contract_hash": contract.content_hash(),
+        "validated_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "success": outcome.success,
+        "statistics": asdict(outcome.statistics),
+        "failures": [asdict(f) for f in outcome.failures],
+        "data_docs": {"file": DATA_DOCS_FILE, "source": docs_source},
+        "gx_result": outcome.result_json,
+    }
+
+
+def validate_pending_batches(
+    raw_dir: Path,
+    validated_dir: Path,
+    quarantine_dir: Path,
+    gx_dir: Path,
+    contract: DatasetContract,
+    *,
+    guards: GuardConfig | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[BatchOutcome]:
+    """Check each raw batch not yet checked, oldest first, and file it.
+
+    A passing batch is copied byte for byte to ``validated_dir/<batch>.parquet``. A failing
+    one, including a file that cannot be read, gets ``quarantine_dir/<batch>/`` with
+    ``<batch>.parquet`` (the same bytes), ``validation.json`` (batch id, raw file, its SHA-256,
+    contract hash, time, verdict, failures with reasons, full Great Expectations result) and
+    ``data_docs.html``: the Great Expectations Data Docs page of that run, built in the file
+    context under `gx_dir`, or a page rendered by the gate when no validation could run.
+    Passing runs are added to the same Data Docs site at the end. Every file appears
+    atomically, so a crash never leaves a batch half-filed; the raw file is read once and never
+    changed. A rerun skips batches already filed either way.
+
+    Args:
+        raw_dir: Folder of raw ``YYYY-MM-DD.parquet`` batches.
+        validated_dir: Where passing batches are copied.
+        quarantine_dir: Where failing batches are filed, one folder each.
+        gx_dir: Project root of the Great Expectations file context (suite, results, Data Docs).
+        contract: The dataset contract the suite is derived from.
+        guards: Bounds of the hand-written expectations; `GuardConfig()` when None.
+        on_progress: Called as ``on_progress(batch_id, outcome)`` after each batch is filed.
+
+    Returns:
+        One `BatchOutcome` per batch checked by this call, in the order checked.
+
+    Raises:
+        ValidationInputError: `raw_dir` is not a folder.
+    """
+    gate = _Gate(gx_dir, contract, guards)
+    outcomes: list[BatchOutcome] = []
+    for raw_path in pending_batches(raw_dir, validated_dir, quarantine_dir):
+        batch_id = raw_path.stem
+        payload = raw_path.read_bytes()
+        sha256 = hashlib.sha256(payload).hexdigest()
+        checked = gate.check(batch_id, payload)
+        if checked.outcome.success:
+            destination = validated_dir / raw_path.name
+            _write_atomically(destination, payload)
+        else:
+            destination = quarantine_dir / batch_id
+            if checked.docs_page is not None:
+                docs = checked.docs_page.read_bytes()
+                docs_source = "great_expectations_data_docs"
+            else:
+                note = (
+                    "Great Expectations produced no Data Docs page for this file (no validation "
+                    "ran, or the page could not be built); this summary was rendered by the "
+                    "validation gate."
+                )
+                docs = render_outcome_html(batch_id, checked.outcome, note).encode()
+                docs_source = "validation_gate_summary"
+            record = _validation_record(batch_id, raw_path, sha256, contract, checked, docs_source)
+            _write_folder_atomically(
+                destination,
+                {
+                    raw_path.name: payload,
+                    VALIDATION_FILE: (json.dumps(record, indent=2) + "\n").encode(),
+                    DATA_DOCS_FILE: docs,
+                },
+            )
+        outcome = BatchOutcome(
+            batch_id=batch_id,
+            success=checked.outcome.success,
+            destination=destination,
+            failures=checked.outcome.failures,
+            sha256=sha256,
+            raw_path=raw_path,
+        )
+        outcomes.append(outcome)
+        if on_progress is not None:
+            on_progress(batch_id, outcome)
+    gate.finish()
+    return outcomes

@@ -1,0 +1,232 @@
+"""Prediction and label logs: read them (adapters) and join them (pure).
+
+Labels arrive days after the prediction (chargebacks), so performance is measured on the
+predictions whose label had matured by a given time. :func:`matured_performance_frame` does
+that join; :func:`read_prediction_log` and :func:`read_labels` read the JSON-lines logs the
+serving stage and the label feed write (layouts in the registry conventions).
+
+A log being appended to can end in a half-written line. The readers skip such a last line and
+count it in :attr:`LogRead.skipped_lines`; any other unreadable line is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.contract import DatasetContract
+from monitoring.errors import LogFormatError, MonitoringInputError
+
+LABELS_FILE = "labels.jsonl"
+RECEIVED_AT = "received_at"
+PREDICTION_TIME_COLUMNS = ("event_time", "logged_at")
+
+
+@dataclass(frozen=True)
+class LogRead:
+    """Rows read from JSON-lines files, with what was skipped and where the reader looked.
+
+    Attributes:
+        frame: One row per log record.
+        skipped_lines: Truncated last lines that were skipped (0 when every line parsed).
+        files: The files that were read.
+        missing_files: Files the reader looked for and did not find.
+    """
+
+    frame: pd.DataFrame
+    skipped_lines: int = 0
+    files: tuple[Path, ...] = ()
+    missing_files: tuple[Path, ...] = field(default=())
+
+    def warnings(self) -> list[str]:
+        """Sentences for a report: skipped lines, with the files they came from."""
+        if not self.skipped_lines:
+            return []
+        names = ", ".join(p.name for p in self.files)
+        return [
+            f"skipped {self.skipped_lines} truncated last line(s) while reading {names} "
+            "(a writer was probably still appending)"
+        ]
+
+
+def _read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Parse every line; skip and count a bad last line, raise on any other bad line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                skipped += 1
+                continue
+            raise LogFormatError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise LogFormatError(f"{path}:{number}: expected a JSON object, got {record!r:.60}")
+        records.append(record)
+    return records, skipped
+
+
+def _utc_naive(values: pd.Series, column: str, source: str) -> pd.Series:
+    """ISO strings (with or without offset) to tz-naive UTC datetimes."""
+    try:
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise LogFormatError(f"{source}: column '{column}' holds a non-ISO time: {exc}") from None
+    return parsed.dt.tz_convert(None)
+
+
+def read_prediction_log(predictions_dir: Path, start_date: date, end_date: date) -> LogRead:
+    """Read ``<predictions_dir>/YYYY-MM-DD.jsonl`` for each event date, both ends included.
+
+    Days without a file contribute no rows and are listed in ``missing_files``. ``event_time``
+    and ``logged_at`` become tz-naive UTC datetimes; the other keys are kept as logged.
+
+    Raises:
+        LogFormatError: a line other than a file's last is not a JSON object, or a time is not
+            ISO 8601.
+        ValueError: ``end_date`` is before ``start_date``.
+    """
+    if end_date < start_date:
+        raise ValueError(f"end_date {end_date} is before start_date {start_date}")
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    files: list[Path] = []
+    missing: list[Path] = []
+    day = start_date
+    while day <= end_date:
+        path = predictions_dir / f"{day.isoformat()}.jsonl"
+        if path.is_file():
+            rows, bad = _read_json_lines(path)
+            records.extend(rows)
+            skipped += bad
+            files.append(path)
+        else:
+            missing.append(path)
+        day += timedelta(days=1)
+    frame = pd.DataFrame.from_records(records)
+    for column in PREDICTION_TIME_COLUMNS:
+        if column in frame.columns:
+            frame[column] = _utc_naive(frame[column], column, str(predictions_dir))
+    return LogRead(frame, skipped, tuple(files), tuple(missing))
+
+
+def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
+    """Read ``<labels_dir>/labels.jsonl``; a missing file means no label has arrived yet.
+
+    A missing file gives an empty frame, with the file listed in ``missing_files``. The frame
+    always has the id, label, ``received_at`` and label-available-time columns (times tz-naive
+    UTC; the label-available time is NaT where the record did not carry it).
+
+    Raises:
+        LogFormatError: a line other than the last is not a JSON object, a record lacks the id,
+            the label or ``received_at``, a label is not 0/1, or a time is not ISO 8601.
+    """
+    path = labels_dir / LABELS_FILE
+    id_col, label_col = contract.id_column, contract.label_column
+    available_col = contract.label_available_time_column
+    columns = [id_col, label_col, RECEIVED_AT, available_col]
+    if not path.is_file():
+        empty = pd.DataFrame(
+            {
+                id_col: pd.Series(dtype="object"),
+                label_col: pd.Series(dtype="int64"),
+                RECEIVED_AT: pd.Series(dtype="datetime64[ns]"),
+                available_col: pd.Series(dtype="datetime64[ns]"),
+            }
+        )
+        return LogRead(empty, 0, (), (path,))
+    records, skipped = _read_json_lines(path)
+    frame = pd.DataFrame.from_records(records)
+    required = [id_col, label_col, RECEIVED_AT]
+    absent = [c for c in required if c not in frame.columns or frame[c].isna().any()]
+    if records and absent:
+        raise LogFormatError(f"{path}: every label record needs {required}; missing: {absent}")
+    if not records:
+        frame = pd.DataFrame(columns=columns)
+    if available_col not in frame.columns:
+        frame[available_col] = None
+    labels = frame[label_col]
+    if not labels.isin([0, 1]).all():
+        bad = labels[~labels.isin([0, 1])].unique()[:5].tolist()
+        raise LogFormatError(f"{path}: label '{label_col}' must be 0 or 1; found {bad}")
+    frame[id_col] = frame[id_col].astype(str)
+    frame[label_col] = labels.astype("int64")
+    frame[RECEIVED_AT] = _utc_naive(frame[RECEIVED_AT], RECEIVED_AT, str(path))
+    frame[available_col] = _utc_naive(frame[available_col], available_col, str(path))
+    return LogRead(frame[columns], skipped, (path,), ())
+
+
+def matured_performance_frame(
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    contract: DatasetContract,
+    *,
+    as_of: datetime | None = None,
+) -> pd.DataFrame:
+    """Every prediction with its label where the label had matured, else a missing label.
+
+    A left join on the contract's id column: the result has one row per prediction and the
+    label column (nullable ``Int64``, missing where no label is known) plus the label's
+    ``received_at`` and label-available time, so label coverage is ``label.notna().mean()``.
+
+    Rules:
+        * With ``as_of``, labels that became known after it are ignored: known means the
+          label-available time, or ``received_at`` where the record did not carry one.
+        * Of several labels for one id (a corrected chargeback), the one received last wins
+          (ties: the later row in the log).
+        * A transaction scored more than once (a retried request) keeps its last-logged
+          prediction (``logged_at`` if present, else row order).
+
+    Raises:
+        MonitoringInputError: a frame lacks the id column, the labels lack the label column or
+            ``received_at``, or the predictions already carry a label column.
+    """
+    id_col, label_col = contract.id_column, contract.label_column
+    available_col = contract.label_available_time_column
+    if id_col not in predictions.columns:
+        raise MonitoringInputError(f"predictions lack the id column '{id_col}'")
+    absent = [c for c in (id_col, label_col, RECEIVED_AT) if c not in labels.columns]
+    if absent:
+        raise MonitoringInputError(
+            f"labels lack column(s) {absent}; read them with read_labels(labels_dir, contract)"
+        )
+    clash = [c for c in (label_col, available_col, RECEIVED_AT) if c in predictions.columns]
+    if clash:
+        raise MonitoringInputError(
+            f"predictions already hold label column(s) {clash}: join raw predictions only"
+        )
+
+    known = labels.copy()
+    if available_col not in known.columns:
+        known[available_col] = pd.NaT
+    known_at = known[available_col].fillna(known[RECEIVED_AT])
+    if as_of is not None:
+        known = known[known_at <= pd.Timestamp(as_of)]
+    known = (
+        known.reset_index(drop=True)
+        .rename_axis("_row")
+        .sort_values([RECEIVED_AT, "_row"], kind="stable")
+        .drop_duplicates(id_col, keep="last")
+    )
+    known = known[[id_col, label_col, RECEIVED_AT, available_col]].copy()
+    known[id_col] = known[id_col].astype(str)
+
+    scored = predictions.reset_index(drop=True)
+    if "logged_at" in scored.columns:
+        scored = scored.sort_values("logged_at", kind="stable")
+    scored = scored.drop_duplicates(id_col, keep="last").sort_index()
+    scored = scored.assign(**{id_col: scored[id_col].astype(str)})
+    joined = scored.merge(known, on=id_col, how="left", validate="one_to_one")
+    joined[label_col] = joined[label_col].astype("Int64")
+    return joined.reset_index(drop=True)

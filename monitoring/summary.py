@@ -1,0 +1,159 @@
+"""What one monitoring window found, as plain numbers a policy, a person or a dashboard reads.
+
+A :class:`WindowSummary` is the monitoring stage's contract with the retraining policy: it is
+frozen, holds only JSON types, and round-trips through :meth:`WindowSummary.to_dict` /
+:meth:`WindowSummary.from_dict` (that is what ``summary.json`` holds). It does not import
+Evidently, so reading summaries and deciding on them stays cheap.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitoring.errors import SummaryFormatError
+
+PR_AUC_METHOD = "average precision (scikit-learn average_precision_score)"
+
+
+def window_id_for(start: date, end: date) -> str:
+    """``'YYYY-MM-DD'`` for a one-day window, ``'YYYY-MM-DD_YYYY-MM-DD'`` otherwise.
+
+    Ids sort chronologically as strings, which the retraining policy relies on; they are also
+    safe folder names.
+    """
+    if end < start:
+        raise ValueError(f"window end {end} is before its start {start}")
+    return start.isoformat() if start == end else f"{start.isoformat()}_{end.isoformat()}"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ColumnDrift(_Frozen):
+    """Drift of one column between the reference and the window, as Evidently judged it.
+
+    ``score`` means what ``method`` says: a distance (Wasserstein, Jensen-Shannon; drift when
+    ``score >= threshold``) or a p-value (K-S, chi-square; drift when ``score < threshold``).
+    ``drifted`` is Evidently's own verdict, so a reader never has to know which. A feature with
+    no value left in the window cannot be compared: ``score`` and ``threshold`` are None and it
+    counts as drifted (``method`` says so).
+    """
+
+    column: str
+    method: str
+    score: float | None
+    threshold: float | None
+    drifted: bool
+
+
+class UnseenCategories(_Frozen):
+    """Values of one categorical column that the model never saw.
+
+    Rows are counted, examples are the most frequent distinct values (at most five). Missing
+    values are not counted here: they are in :attr:`DataQuality.missing_share`.
+    """
+
+    not_in_contract_rows: int = Field(ge=0)
+    not_in_contract_examples: tuple[str, ...] = ()
+    not_in_reference_rows: int = Field(ge=0)
+    not_in_reference_examples: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        """True when any row holds a value outside the contract or absent from the reference."""
+        return self.not_in_contract_rows > 0 or self.not_in_reference_rows > 0
+
+
+class DataQuality(_Frozen):
+    """Row count, missing values, out-of-range values and unseen categories of the window.
+
+    ``missing_share`` and ``out_of_range_rows`` are read from Evidently (``MissingValueCount``,
+    ``OutRangeValueCount`` against the contract's min/max); ``reference_missing_share`` (the
+    baseline a reader compares with) and ``unseen_categories`` are computed with pandas.
+    """
+
+    n_rows: int = Field(ge=0)
+    missing_share: dict[str, float]
+    reference_missing_share: dict[str, float]
+    out_of_range_rows: dict[str, int]
+    unseen_categories: dict[str, UnseenCategories]
+
+
+class PerformanceSummary(_Frozen):
+    """Model quality on the predictions whose labels had matured, beside the training figures.
+
+    Deltas are signed so that a positive number is always worse: ``pr_auc_drop`` =
+    reference - current, ``recall_drop`` = reference - current, ``cost_increase_per_txn`` =
+    current - reference. A delta is None when the reference figure was not given.
+    """
+
+    n_predictions: int = Field(ge=0, description="Predictions in the performance window.")
+    n_labelled: int = Field(ge=0, description="Of those, how many had a matured label.")
+    n_positives: int = Field(ge=0)
+    label_coverage: float = Field(ge=0, le=1)
+    threshold: float
+    pr_auc: float
+    recall_at_threshold: float
+    precision_at_threshold: float | None
+    expected_cost_per_txn: float
+    pr_auc_method: str = PR_AUC_METHOD
+    reference_pr_auc: float | None = None
+    reference_recall_at_threshold: float | None = None
+    reference_expected_cost_per_txn: float | None = None
+    pr_auc_drop: float | None = None
+    recall_drop: float | None = None
+    cost_increase_per_txn: float | None = None
+
+
+class WindowSummary(_Frozen):
+    """Everything one window found: data drift, score drift, data quality, maybe performance.
+
+    ``data_drift_detected`` is ``drift_share >= drift_share_threshold``, where ``drift_share``
+    is the share of contract features Evidently flagged. ``performance`` is None when too few
+    labels had matured; ``performance_note`` says why, or what the figures cover.
+    """
+
+    window_id: str = Field(description="Sortable id: 'YYYY-MM-DD' or 'YYYY-MM-DD_YYYY-MM-DD'.")
+    window_start: str = Field(description="First day of the window (ISO date).")
+    window_end: str = Field(description="Last day of the window, inclusive (ISO date).")
+    n_rows: int = Field(ge=0)
+    n_reference_rows: int = Field(ge=0)
+    drift_share_threshold: float = Field(gt=0, le=1)
+    feature_drift: dict[str, ColumnDrift]
+    n_drifted_features: int = Field(ge=0)
+    drift_share: float = Field(ge=0, le=1)
+    data_drift_detected: bool
+    prediction_drift: ColumnDrift
+    quality: DataQuality
+    performance: PerformanceSummary | None
+    performance_note: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Names of the features Evidently flagged, in contract order."""
+        return [name for name, drift in self.feature_drift.items() if drift.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (dicts, lists, str, float, int, bool, None)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowSummary:
+        """Rebuild a summary from :meth:`to_dict` output (e.g. a parsed ``summary.json``).
+
+        Raises:
+            SummaryFormatError: a field is missing, unknown or of the wrong type.
+        """
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise SummaryFormatError(f"not a valid window summary: {problems}") from None

@@ -1,0 +1,224 @@
+"""Monitor one window end to end: read the logs, evaluate, write the reports (the I/O adapter).
+
+Layout written per window::
+
+    <monitoring_dir>/<window_id>/report.html       data drift, score drift, data quality
+    <monitoring_dir>/<window_id>/performance.html  matured-label performance (when evaluated)
+    <monitoring_dir>/<window_id>/summary.json      WindowSummary.to_dict()
+
+:func:`read_summaries` reads the ``summary.json`` files back, oldest first: the history the
+retraining policy decides on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import DatasetContract
+from monitoring.errors import EmptyWindowError, MonitoringError, SummaryFormatError
+from monitoring.labels import matured_performance_frame, read_labels, read_prediction_log
+from monitoring.performance import classification_performance
+from monitoring.reports import evaluate_window
+from monitoring.summary import WindowSummary, window_id_for
+
+REPORT_FILE = "report.html"
+PERFORMANCE_REPORT_FILE = "performance.html"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class MonitorOutput:
+    """What :func:`monitor_window` found and where it wrote it (HTML paths None if not written)."""
+
+    summary: WindowSummary
+    directory: Path
+    summary_path: Path
+    report_path: Path | None
+    performance_report_path: Path | None
+
+
+def _bounds(window: date | tuple[date, date]) -> tuple[date, date]:
+    if isinstance(window, tuple):
+        start, end = window
+    else:
+        start = end = window
+    if end < start:
+        raise MonitoringError(f"window end {end} is before its start {start}")
+    return start, end
+
+
+def _performance_predictions(
+    predictions_dir: Path,
+    window_rows: pd.DataFrame,
+    contract: DatasetContract,
+    window_start: date,
+    performance_start: date,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Predictions from ``performance_start`` to the window's end.
+
+    The window's rows are reused, so each file is read, and each skipped line counted, once.
+    """
+    if performance_start >= window_start:
+        days = window_rows[contract.event_time_column].dt.date
+        return window_rows[days >= performance_start], []
+    earlier = read_prediction_log(
+        predictions_dir, performance_start, window_start - timedelta(days=1)
+    )
+    frames = [f for f in (earlier.frame, window_rows) if not f.empty]
+    return pd.concat(frames, ignore_index=True), earlier.warnings()
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def monitor_window(
+    reference: pd.DataFrame,
+    contract: DatasetContract,
+    *,
+    predictions_dir: Path,
+    labels_dir: Path,
+    monitoring_dir: Path,
+    window: date | tuple[date, date],
+    threshold: float,
+    drift_share_threshold: float,
+    reference_performance: Mapping[str, float] | None = None,
+    performance_days: int = 7,
+    min_labelled_rows: int = 100,
+    as_of: datetime | None = None,
+    score_column: str = "score",
+    write_html: bool = True,
+) -> MonitorOutput:
+    """Evaluate the window's predictions against the reference and write its reports.
+
+    Performance covers the trailing ``performance_days`` days of predictions ending with the
+    window's last day, joined with the labels known at ``as_of`` (default: the end of the
+    window's last day, so re-running a past window gives the same figures).
+
+    Args:
+        reference: The champion's ``reference/reference.parquet`` (features, score, label).
+        contract: The dataset contract.
+        predictions_dir: Folder of ``YYYY-MM-DD.jsonl`` prediction logs.
+        labels_dir: Folder holding ``labels.jsonl`` (a missing file means no labels yet).
+        monitoring_dir: Reports go to ``<monitoring_dir>/<window_id>/``.
+        window: One day, or a ``(start, end)`` pair of days (inclusive).
+        threshold: The champion's decision threshold (model version tag ``threshold``).
+        drift_share_threshold: Share of drifted features that flags the window.
+        reference_performance: Training-time figures (``pr_auc``, ``recall_at_threshold``,
+            ``expected_cost_per_txn``); default: computed from the reference frame's score and
+            label with the same formulas as the window's.
+        performance_days: Length of the trailing performance window, in days.
+        min_labelled_rows: Fewer matured labels than this and performance is not evaluated.
+        as_of: Labels known after this time are ignored.
+        score_column: Name of the probability column in the logs and the reference.
+        write_html: False writes only ``summary.json`` (each Evidently HTML embeds its ~4 MB
+            JavaScript bundle; a backfill of many windows may not want them).
+
+    Raises:
+        EmptyWindowError: no prediction was logged for the window; the message names the
+            window and the files looked for.
+        MonitoringError: bad arguments, unreadable logs or frames missing columns.
+    """
+    if performance_days < 1:
+        raise MonitoringError(f"performance_days must be >= 1, got {performance_days}")
+    start, end = _bounds(window)
+    window_id = window_id_for(start, end)
+    current = read_prediction_log(predictions_dir, start, end)
+    if current.frame.empty:
+        looked = ", ".join(p.name for p in (*current.files, *current.missing_files))
+        raise EmptyWindowError(
+            f"window {window_id} has no logged predictions: looked in {predictions_dir} for "
+            f"{looked}" + (" (the files exist but hold no complete line)" if current.files else "")
+        )
+
+    if contract.event_time_column not in current.frame.columns:
+        raise MonitoringError(
+            f"prediction log in {predictions_dir} lacks '{contract.event_time_column}'"
+        )
+    performance_frame, earlier_warnings = _performance_predictions(
+        predictions_dir, current.frame, contract, start, end - timedelta(days=performance_days - 1)
+    )
+    labels = read_labels(labels_dir, contract)
+    warnings = [*current.warnings(), *earlier_warnings, *labels.warnings()]
+    if labels.missing_files:
+        warnings.append(f"no label log at {labels.missing_files[0]}: no label has arrived yet")
+    labelled = None
+    if performance_frame.empty:
+        warnings.append(
+            f"no predictions logged in the performance window ({performance_days} days to {end})"
+        )
+    else:
+        labelled = matured_performance_frame(
+            performance_frame,
+            labels.frame,
+            contract,
+            as_of=as_of or datetime.combine(end + timedelta(days=1), time()),
+        )
+    if reference_performance is None:
+        reference_performance = classification_performance(
+            reference, contract, threshold=threshold, score_column=score_column
+        ).as_reference()
+
+    result = evaluate_window(
+        reference,
+        current.frame,
+        contract,
+        labelled=labelled,
+        reference_performance=reference_performance,
+        threshold=threshold,
+        drift_share_threshold=drift_share_threshold,
+        window_start=start,
+        window_end=end,
+        min_labelled_rows=min_labelled_rows,
+        score_column=score_column,
+    )
+    summary = result.summary.model_copy(update={"warnings": tuple(warnings)})
+
+    directory = monitoring_dir / window_id
+    directory.mkdir(parents=True, exist_ok=True)
+    report_path: Path | None = None
+    performance_path: Path | None = None
+    for stale in (REPORT_FILE, PERFORMANCE_REPORT_FILE):  # from an earlier run of this window
+        (directory / stale).unlink(missing_ok=True)
+    if write_html:
+        report_path = directory / REPORT_FILE
+        result.snapshot.save_html(str(report_path))
+        if result.performance_snapshot is not None:
+            performance_path = directory / PERFORMANCE_REPORT_FILE
+            result.performance_snapshot.save_html(str(performance_path))
+    summary_path = directory / SUMMARY_FILE
+    _write_text_atomically(summary_path, json.dumps(summary.to_dict(), indent=2) + "\n")
+    return MonitorOutput(summary, directory, summary_path, report_path, performance_path)
+
+
+def read_summary(path: Path) -> WindowSummary:
+    """Read one ``summary.json``.
+
+    Raises:
+        SummaryFormatError: the file is missing, not JSON, or not a window summary.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SummaryFormatError(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SummaryFormatError(f"{path}: not valid JSON ({exc.msg})") from None
+    try:
+        return WindowSummary.from_dict(data)
+    except SummaryFormatError as exc:
+        raise SummaryFormatError(f"{path}: {exc}") from None
+
+
+def read_summaries(monitoring_dir: Path) -> list[WindowSummary]:
+    """Every window summary under ``monitoring_dir``, oldest window first (empty if none)."""
+    paths = sorted(monitoring_dir.glob(f"*/{SUMMARY_FILE}"))
+    return sorted((read_summary(p) for p in paths), key=lambda s: s.window_id)

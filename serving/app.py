@@ -1,0 +1,481 @@
+"""The FastAPI app that serves the champion model, swaps it live, and logs what it scores.
+
+:func:`create_app` builds the app from a :class:`~serving.config.ServingConfig` and does no I/O:
+the registry is contacted and the model loaded in the lifespan (startup), and a background task
+then polls the alias every ``poll_seconds`` and hot-swaps new versions (see
+:mod:`serving.model_store` for the rules).
+
+Routes:
+
+- ``POST /v1/predict``: score ONE transaction object, or a JSON array of 1..``max_batch`` of
+  them; answers one prediction object, or an array in request order.
+- ``POST /v1/labels``: append delayed labels to the label log.
+- ``GET /v1/model``: the version serving, its training window, metrics and last swap failure.
+- ``GET /health`` (liveness, always 200), ``GET /ready`` (200 only with a model loaded).
+- ``GET /metrics``: Prometheus text.
+
+Every response carries ``X-Request-ID``; every error is JSON shaped as
+:class:`~serving.schemas.ErrorBody`. Client mistakes are 4xx (422 for invalid bodies, naming each
+bad field), never 5xx; 503 means no model is loaded yet.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, cast
+
+import anyio.to_thread
+from fastapi import Body, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from features.contract import DatasetContract
+from serving.auth import api_key_guard
+from serving.config import ServingConfig
+from serving.metrics import CONTENT_TYPE, ServingMetrics
+from serving.mlflow_source import MlflowModelSource
+from serving.model_store import (
+    CONTRACT_HASH_TAG,
+    LoadedModel,
+    ModelSource,
+    ModelStore,
+    RefreshOutcome,
+    utc_now,
+)
+from serving.prediction_log import LabelLog, PredictionLogWriter, ScoredBatch, label_records
+from serving.schemas import (
+    ApiSchemas,
+    ErrorBody,
+    Health,
+    LabelsAccepted,
+    ModelInfo,
+    Prediction,
+    Ready,
+    SwapErrorOut,
+    build_api_schemas,
+    field_errors,
+)
+from serving.scoring import (
+    SingleThreadedModelCalls,
+    decisions,
+    feature_frame,
+    fraud_probabilities,
+)
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+Responses = dict[int | str, dict[str, Any]]
+API_VERSION = "1"
+
+
+class ServiceUnavailableError(RuntimeError):
+    """The server cannot answer this request right now (no model loaded, log not writable)."""
+
+
+@dataclass
+class Services:
+    """What the endpoints use, created in the lifespan and held on ``app.state.services``."""
+
+    config: ServingConfig
+    schemas: ApiSchemas
+    store: ModelStore
+    metrics: ServingMetrics
+    prediction_log: PredictionLogWriter
+    label_log: LabelLog
+    model_calls: SingleThreadedModelCalls = field(default_factory=SingleThreadedModelCalls)
+
+    def refresh(self) -> RefreshOutcome:
+        """One hot-swap check (blocking: call it from a worker thread), recorded in metrics."""
+        outcome = self.store.refresh()
+        self.metrics.observe_refresh(outcome, self.store.current)
+        return outcome
+
+    def not_ready_reason(self) -> str:
+        """Why no model is serving, in words an operator can act on."""
+        config = self.config
+        failure = self.store.last_swap_error
+        if failure is not None:
+            return (
+                f"No model is loaded: '{config.model_name}' version {failure.version} (alias "
+                f"'{config.alias}') was rejected: {failure.reason}. Point the alias at a "
+                "working version; the server picks it up without a restart."
+            )
+        if self.store.alias_version is None:
+            return (
+                f"No model is loaded yet: no version of '{config.model_name}' has the alias "
+                f"'{config.alias}'. Promote a version; the server checks every "
+                f"{config.poll_seconds:g} s and loads it without a restart."
+            )
+        return f"No model is loaded yet: version {self.store.alias_version} is being loaded."
+
+
+async def get_services(request: Request) -> Services:
+    """The app's :class:`Services` (set by the lifespan)."""
+    return cast(Services, request.app.state.services)
+
+
+async def get_request_id(request: Request) -> str:
+    """The id the request-context middleware gave this request."""
+    return str(request.state.request_id)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+RequestIdDep = Annotated[str, Depends(get_request_id)]
+
+
+def require_model(services: Services) -> LoadedModel:
+    """The serving model, read ONCE so the whole request uses the same version.
+
+    Raises:
+        ServiceUnavailableError: No model is loaded.
+    """
+    loaded = services.store.current
+    if loaded is None:
+        raise ServiceUnavailableError(services.not_ready_reason())
+    return loaded
+
+
+class RequestContextMiddleware:
+    """Gives each HTTP request an id (scope state + ``X-Request-ID``) and records its metrics.
+
+    Also the last line of defence: an unhandled error is logged with the request id and answered
+    with a JSON 500 carrying that id. A plain ASGI middleware (no per-request task or body
+    buffering) to keep the hot path short.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_code = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code, response_started
+            if message["type"] == "http.response.start":
+                status_code = int(message["status"])
+                response_started = True
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # An unhandled error: log it with the request id and answer a JSON 500 ourselves,
+            # so the client gets the id (header and body) to quote.
+            logger.exception(
+                "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
+            )
+            if response_started:
+                raise
+            body = ErrorBody(
+                detail="Internal server error; the server log has the details.",
+                request_id=request_id,
+            )
+            response = JSONResponse(body.model_dump(mode="json"), status_code=500)
+            await response(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.observe_request(
+                route, scope["method"], status_code, time.perf_counter() - started
+            )
+
+
+def _request_id_of(request: Request) -> str | None:
+    return cast(str | None, request.scope.get("state", {}).get("request_id"))
+
+
+def _error(
+    request: Request, status_code: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body.request_id = _request_id_of(request)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors(exc.errors())
+        shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        detail = f"Invalid request ({len(errors)} problem(s)): {shown}{more}"
+        content_type = request.headers.get("content-type", "")
+        if request.method == "POST" and "json" not in content_type:
+            detail += ". Send the body as JSON with 'Content-Type: application/json' (got "
+            detail += f"'{content_type or 'none'}')."
+        return _error(request, 422, ErrorBody(detail=detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(
+            request,
+            exc.status_code,
+            ErrorBody(detail=str(exc.detail)),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def unavailable(request: Request, exc: ServiceUnavailableError) -> JSONResponse:
+        return _error(request, 503, ErrorBody(detail=str(exc)), headers={"Retry-After": "5"})
+
+
+async def _poll_alias(services: Services, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await anyio.to_thread.run_sync(services.refresh)
+        except Exception:  # the poller must survive anything and try again next period
+            logger.exception("alias refresh failed")
+
+
+def _model_info(services: Services, loaded: LoadedModel) -> ModelInfo:
+    failure = services.store.last_swap_error
+    return ModelInfo(
+        name=loaded.name,
+        version=loaded.version,
+        alias=services.config.alias,
+        alias_version=services.store.alias_version,
+        run_id=loaded.run_id,
+        threshold=loaded.threshold,
+        contract_hash=loaded.tag(CONTRACT_HASH_TAG),
+        train_start=loaded.tag("train_start"),
+        train_end=loaded.tag("train_end"),
+        holdout_start=loaded.tag("holdout_start"),
+        holdout_end=loaded.tag("holdout_end"),
+        cutoff=loaded.tag("cutoff"),
+        code_revision=loaded.tag("code_revision"),
+        metrics=dict(loaded.metrics),
+        loaded_at=loaded.loaded_at,
+        last_swap_error=(
+            SwapErrorOut(version=failure.version, reason=failure.reason, at=failure.at)
+            if failure
+            else None
+        ),
+    )
+
+
+def example_transaction(contract: DatasetContract, transaction_id: str = "t-1") -> dict[str, Any]:
+    """A valid request item for the OpenAPI docs: 10 % into each numeric range, first category."""
+    item: dict[str, Any] = {contract.id_column: transaction_id}
+    for name in contract.features:
+        spec = contract.columns[name]
+        if spec.dtype in ("float", "int"):
+            low = spec.min if spec.min is not None else 0.0
+            high = spec.max if spec.max is not None else low + 10.0
+            value = low + 0.1 * (high - low)
+            item[name] = round(value) if spec.dtype == "int" else round(value, 2)
+        elif spec.categories:
+            item[name] = spec.categories[0]
+        else:
+            item[name] = None if spec.nullable else "x"
+    return item
+
+
+def create_app(
+    config: ServingConfig,
+    source: ModelSource | None = None,
+    clock: Callable[[], Any] = utc_now,
+) -> FastAPI:
+    """Build the app; nothing is contacted or loaded until the lifespan starts.
+
+    Args:
+        config: Where the model and the logs are, auth and polling.
+        source: Where model versions come from; default: the MLflow registry of
+            ``config.tracking_uri``. Tests pass an in-memory source.
+        clock: UTC clock (tz-naive datetimes), for the logs and swap records.
+    """
+    contract = config.contract
+    schemas = build_api_schemas(contract, config.max_batch)
+    metrics = ServingMetrics()
+    guard = Depends(api_key_guard(config.api_key))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model_source = source or MlflowModelSource(
+            config.tracking_uri, config.model_name, config.alias
+        )
+        writer = PredictionLogWriter(
+            config.predictions_dir, contract, clock, on_error=metrics.log_errors.inc
+        )
+        services = Services(
+            config=config,
+            schemas=schemas,
+            store=ModelStore(model_source, contract, clock),
+            metrics=metrics,
+            prediction_log=writer,
+            label_log=LabelLog(config.labels_dir),
+        )
+        metrics.bind_log_pending(lambda: writer.pending)
+        writer.start()
+        app.state.services = services
+        outcome = await anyio.to_thread.run_sync(services.refresh)
+        logger.info("startup model check: %s (version %s)", outcome.result, outcome.version)
+        poller = asyncio.create_task(_poll_alias(services, config.poll_seconds))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await anyio.to_thread.run_sync(writer.close)
+
+    app = FastAPI(
+        title="Card fraud scoring API",
+        version=API_VERSION,
+        summary=f"Scores transactions with models:/{config.model_name}@{config.alias}.",
+        description=__doc__,
+        lifespan=lifespan,
+        responses={
+            422: {"model": ErrorBody, "description": "Invalid request; `errors` names each field"},
+        },
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    _install_error_handlers(app)
+
+    error_401: Responses = {401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"}}
+    error_503: Responses = {503: {"model": ErrorBody, "description": "No model loaded yet"}}
+
+    # The request types are built from the contract at runtime, so the type checker sees them
+    # as Any; FastAPI reads the real types from the annotations.
+    predict_body: Any = schemas.predict_body
+    labels_body: Any = schemas.labels_body
+    example = example_transaction(contract)
+
+    @app.post(
+        "/v1/predict",
+        response_model=Prediction | list[Prediction],
+        responses={**error_401, **error_503},
+        dependencies=[guard],
+        tags=["scoring"],
+    )
+    def predict(
+        body: Annotated[
+            predict_body,
+            Body(
+                openapi_examples={
+                    "one": {"summary": "One transaction", "value": example},
+                    "batch": {
+                        "summary": "A batch (array of 1..max_batch)",
+                        "value": [example, {**example, contract.id_column: "t-2"}],
+                    },
+                }
+            ),
+        ],
+        services: ServicesDep,
+        request_id: RequestIdDep,
+    ) -> Any:
+        """Score one transaction (object in, object out) or a batch (array in, array out).
+
+        `decision` is 1 when `fraud_probability >= threshold` (flag as fraud). Every scored
+        transaction is appended to the prediction log.
+        """
+        loaded = require_model(services)
+        items = body if isinstance(body, list) else [body]
+        rows = [dict(item) for item in items]
+        received_at = clock()
+        frame = feature_frame(rows, contract)
+        with services.model_calls.limit():
+            scores = fraud_probabilities(loaded.model, frame)
+        flags = decisions(scores, loaded.threshold)
+        score_list = scores.tolist()
+        flag_list = flags.tolist()
+        services.prediction_log.submit(
+            ScoredBatch(
+                request_id=request_id,
+                items=rows,
+                scores=score_list,
+                decisions=flag_list,
+                model_name=loaded.name,
+                model_version=loaded.version,
+                threshold=loaded.threshold,
+                received_at=received_at,
+            )
+        )
+        services.metrics.observe_predictions(score_list, flag_list)
+        predictions = [
+            Prediction(
+                request_id=request_id,
+                transaction_id=row[contract.id_column],
+                fraud_probability=score,
+                decision=flag,
+                threshold=loaded.threshold,
+                model_name=loaded.name,
+                model_version=loaded.version,
+            )
+            for row, score, flag in zip(rows, score_list, flag_list, strict=True)
+        ]
+        return predictions if isinstance(body, list) else predictions[0]
+
+    @app.post(
+        "/v1/labels",
+        response_model=LabelsAccepted,
+        responses={**error_401, 503: {"model": ErrorBody, "description": "Label log unwritable"}},
+        dependencies=[guard],
+        tags=["scoring"],
+    )
+    def post_labels(
+        body: Annotated[labels_body, Body()],
+        services: ServicesDep,
+        request_id: RequestIdDep,
+    ) -> LabelsAccepted:
+        """Append delayed labels (e.g. chargebacks) to the label log; written when this returns."""
+        records = label_records([dict(label) for label in body], contract, clock())
+        try:
+            written = services.label_log.append(records)
+        except OSError as exc:
+            logger.error("label log %s not writable: %s", services.label_log.path, exc)
+            raise ServiceUnavailableError(
+                f"The label log cannot be written ({exc.strerror}); retry later."
+            ) from exc
+        return LabelsAccepted(request_id=request_id, accepted=written)
+
+    @app.get(
+        "/v1/model",
+        response_model=ModelInfo,
+        responses={**error_401, **error_503},
+        dependencies=[guard],
+        tags=["model"],
+    )
+    async def model_info(services: ServicesDep) -> ModelInfo:
+        """The version serving, its training window, holdout metrics and last swap failure."""
+        return _model_info(services, require_model(services))
+
+    @app.get("/health", response_model=Health, tags=["probes"])
+    async def health() -> Health:
+        """Liveness: 200 whenever the process answers, model or not."""
+        return Health()
+
+    @app.get("/ready", response_model=Ready, responses=error_503, tags=["probes"])
+    async def ready(services: ServicesDep) -> Ready:
+        """Readiness: 200 only when a model is loaded, else 503 with the reason."""
+        loaded = require_model(services)
+        return Ready(model_name=loaded.name, model_version=loaded.version)
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE: {}}}, **error_401},
+        dependencies=[guard],
+        tags=["probes"],
+    )
+    async def prometheus_metrics() -> Response:
+        """Prometheus text exposition of this app's metrics."""
+        return Response(content=metrics.render(), media_type=CONTENT_TYPE)
+
+    return app

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from features.contract import DatasetContract
+from monitoring.errors import LogFormatError, MonitoringInputError
+from monitoring.labels import matured_performance_frame, read_labels, read_prediction_log
+
+
+def predictions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "transaction_id": ["a", "b", "c", "d"],
+            "score": [0.9, 0.1, 0.4, 0.2],
+            "logged_at": pd.to_datetime(["2026-03-01 10:00"] * 4),
+        }
+    )
+
+
+def labels(rows: list[tuple[str, int, str, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "transaction_id": [r[0] for r in rows],
+            "is_fraud": [r[1] for r in rows],
+            "received_at": pd.to_datetime([r[2] for r in rows]),
+            "label_available_at": pd.to_datetime(pd.Series([r[3] for r in rows], dtype=object)),
+        }
+    )
+
+
+def test_join_keeps_every_prediction_and_the_latest_label(contract: DatasetContract) -> None:
+    known = labels(
+        [
+            ("a", 0, "2026-03-05", "2026-03-05"),
+            ("a", 1, "2026-03-07", "2026-03-07"),  # corrected later: wins
+            ("b", 0, "2026-03-06", "2026-03-06"),
+            ("zz", 1, "2026-03-06", "2026-03-06"),  # no such prediction: ignored
+        ]
+    )
+    joined = matured_performance_frame(predictions(), known, contract)
+    assert len(joined) == 4, "one row per prediction"
+    by_id = joined.set_index("transaction_id")["is_fraud"]
+    assert by_id["a"] == 1, "the label received last wins"
+    assert by_id["b"] == 0, "b's label"
+    assert by_id[["c", "d"]].isna().all(), "no label yet for c and d"
+    assert str(joined["is_fraud"].dtype) == "Int64", "nullable labels"
+
+
+def test_as_of_ignores_labels_not_yet_known(contract: DatasetContract) -> None:
+    known = labels(
+        [
+            ("a", 0, "2026-03-05", "2026-03-05"),
+            ("a", 1, "2026-03-09", "2026-03-09"),  # after as_of: the earlier label stands
+            ("b", 1, "2026-03-09", None),  # no available time: received_at decides
+            ("c", 1, "2026-03-02", "2026-03-10"),  # received early but matures after as_of
+        ]
+    )
+    joined = matured_performance_frame(
+        predictions(), known, contract, as_of=datetime(2026, 3, 8)
+    ).set_index("transaction_id")
+    assert joined.loc["a", "is_fraud"] == 0, "the 03-09 correction was not known yet"
+    assert pd.isna(joined.loc["b", "is_fraud"]), "received after as_of"
+    assert pd.isna(joined.loc["c", "is_fraud"]), "label_available_at after as_of"
+
+
+def test_a_retried_prediction_counts_once(contract: DatasetContract) -> None:
+    scored = pd.concat(
+        [
+            predictions(),
+            pd.DataFrame(
+                {
+                    "transaction_id": ["a"],
+                    "score": [0.5],
+                    "logged_at": pd.to_datetime(["2026-03-01 10:05"]),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    known = labels([("a", 1, "2026-03-05", "2026-03-05")])
+    joined = matured_performance_frame(scored, known, contract)
+    assert len(joined) == 4, "a was scored twice"
+    assert joined.set_index("transaction_id").loc["a", "score"] == 0.5, "last logged wins"
+
+
+def test_join_rejects_frames_without_their_columns(contract: DatasetContract) -> None:
+    with pytest.raises(MonitoringInputError, match=r"\['is_fraud', 'received_at'\]"):
+        matured_performance_frame(predictions(), pd.DataFrame({"transaction_id": []}), contract)
+    with pytest.raises(MonitoringInputError, match="already hold label"):
+        matured_performance_frame(
+            predictions().assign(is_fraud=0), labels([("a", 1, "2026-03-05", None)]), contract
+        )
+
+
+def write_lines(path: Path, records: list[dict[str, Any]], tail: str = "") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + tail)
+
+
+def prediction_record(i: int, day: str) -> dict[str, Any]:
+    return {
+        "request_id": f"r{i}",
+        "transaction_id": f"t{i}",
+        "event_time": f"{day}T10:00:00",
+        "logged_at": f"{day}T10:00:01+00:00",
+        "score": 0.1,
+    }
+
+
+def test_truncated_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
+    write_lines(
+        tmp_path / "2026-03-01.jsonl",
+        [prediction_record(1, "2026-03-01"), prediction_record(2, "2026-03-01")],
+        tail='{"request_id": "r3", "transa',
+    )
+    write_lines(tmp_path / "2026-03-03.jsonl", [prediction_record(4, "2026-03-03")])
+    read = read_prediction_log(tmp_path, date(2026, 3, 1), date(2026, 3, 3))
+    assert len(read.frame) == 3, "two complete lines on 03-01, one on 03-03"
+    assert read.skipped_lines == 1, "the half-written line is counted"
+    assert "skipped 1 truncated" in read.warnings()[0], read.warnings()
+    assert [p.name for p in read.missing_files] == ["2026-03-02.jsonl"], read.missing_files
+    assert str(read.frame["event_time"].dtype) == "datetime64[ns]", "tz-naive UTC times"
+    assert read.frame["logged_at"].iloc[0] == pd.Timestamp("2026-03-01 10:00:01"), "UTC"
+
+
+def test_a_bad_line_before_the_end_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "2026-03-01.jsonl"
+    path.write_text(
+        json.dumps(prediction_record(1, "2026-03-01"))
+        + "\nnot json\n"
+        + json.dumps(prediction_record(2, "2026-03-01"))
+        + "\n"
+    )
+    with pytest.raises(LogFormatError, match=r"2026-03-01.jsonl:2"):
+        read_prediction_log(tmp_path, date(2026, 3, 1), date(2026, 3, 1))
+
+
+def test_read_labels_parses_times_and_tolerates_a_missing_file(
+    tmp_path: Path, contract: DatasetContract
+) -> None:
+    empty = read_labels(tmp_path, contract)
+    assert empty.frame.empty, "no label has arrived"
+    assert empty.missing_files == (tmp_path / "labels.jsonl",), "says where it looked"
+    write_lines(
+        tmp_path / "labels.jsonl",
+        [
+            {"transaction_id": "a", "is_fraud": 1, "received_at": "2026-03-05T00:00:00Z"},
+            {
+                "transaction_id": "b",
+                "is_fraud": 0,
+                "received_at": "2026-03-06T01:00:00+01:00",
+                "label_available_at": "2026-03-06T00:00:00",
+            },
+        ],
+    )
+    read = read_labels(tmp_path, contract)
+    assert list(read.frame["is_fraud"]) == [1, 0], "labels"
+    assert read.frame["received_at"].iloc[1] == pd.Timestamp("2026-03-06 00:00"), "to UTC"
+    assert pd.isna(read.frame["label_available_at"].iloc[0]), "not carried: missing"
+
+
+def test_read_labels_rejects_a_label_outside_0_1(tmp_path: Path, contract: DatasetContract) -> None:
+    write_lines(
+        tmp_path / "labels.jsonl",
+        [{"transaction_id": "a", "is_fraud": 2, "received_at": "2026-03-05T00:00:00"}],
+    )
+    with pytest.raises(LogFormatError, match=r"0 or 1; found \[2\]"):
+        read_labels(tmp_path, contract)

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from monitoring.errors import MonitoringInputError
+from monitoring.policy import RetrainPolicy, decide_retraining
+from monitoring.summary import (
+    ColumnDrift,
+    DataQuality,
+    PerformanceSummary,
+    WindowSummary,
+)
+
+POLICY = RetrainPolicy(
+    drift_windows_to_retrain=3,
+    performance_drop_to_retrain=0.10,
+    cooldown_windows=2,
+    min_labelled_rows=200,
+    drift_share_threshold=0.3,
+)
+START = date(2026, 3, 1)
+
+
+def performance(pr_auc_drop: float, n_labelled: int = 1000) -> PerformanceSummary:
+    return PerformanceSummary(
+        n_predictions=5000,
+        n_labelled=n_labelled,
+        n_positives=30,
+        label_coverage=n_labelled / 5000,
+        threshold=0.2,
+        pr_auc=0.6 - pr_auc_drop,
+        recall_at_threshold=0.5,
+        precision_at_threshold=0.4,
+        expected_cost_per_txn=1.5,
+        reference_pr_auc=0.6,
+        pr_auc_drop=pr_auc_drop,
+    )
+
+
+def window(
+    index: int, drift_share: float = 0.0, perf: PerformanceSummary | None = None
+) -> WindowSummary:
+    day = (START + timedelta(days=index)).isoformat()
+    drift = ColumnDrift(column="score", method="m", score=0.0, threshold=0.1, drifted=False)
+    return WindowSummary(
+        window_id=day,
+        window_start=day,
+        window_end=day,
+        n_rows=1500,
+        n_reference_rows=10000,
+        drift_share_threshold=0.3,
+        feature_drift={},
+        n_drifted_features=round(drift_share * 10),
+        drift_share=drift_share,
+        data_drift_detected=drift_share >= 0.3,
+        prediction_drift=drift,
+        quality=DataQuality(
+            n_rows=1500,
+            missing_share={},
+            reference_missing_share={},
+            out_of_range_rows={},
+            unseen_categories={},
+        ),
+        performance=perf,
+        performance_note="" if perf else "only 12 of 9000 predictions have a matured label",
+    )
+
+
+def history(*shares: float) -> list[WindowSummary]:
+    return [window(i, share) for i, share in enumerate(shares)]
+
+
+def test_no_window_holds() -> None:
+    decision = decide_retraining([], POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", "nothing to decide on"
+    assert "no monitoring window" in decision.reason, decision.reason
+    assert decision.window_id is None, "no window decided on"
+
+
+def test_first_window_holds_even_when_drifted() -> None:
+    decision = decide_retraining(history(0.9), POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", "one drifted window is not k=3"
+    assert decision.trigger is None, "nothing fired"
+    assert "only 1 window(s) since monitoring began" in decision.reason, decision.reason
+    assert decision.numbers["drift_streak"] == 1, decision.numbers
+
+
+def test_exactly_k_drifted_windows_retrain() -> None:
+    decision = decide_retraining(history(0.0, 0.3, 0.5, 0.4), POLICY, last_retrain_window=None)
+    assert decision.verdict == "retrain", decision.reason
+    assert decision.trigger == "drift", "drift fired"
+    assert "2026-03-02, 2026-03-03, 2026-03-04" in decision.reason, decision.reason
+    assert decision.numbers["drift_streak"] == 3, decision.numbers
+
+
+def test_k_minus_one_drifted_windows_hold() -> None:
+    decision = decide_retraining(history(0.0, 0.0, 0.5, 0.4), POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", decision.reason
+    assert "2 consecutive drifted window(s) of the 3 needed" in decision.reason, decision.reason
+
+
+def test_interrupted_drift_does_not_count() -> None:
+    decision = decide_retraining(history(0.5, 0.5, 0.29, 0.5), POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", "the 0.29 window breaks the streak"
+    assert decision.numbers["drift_streak"] == 1, decision.numbers
+
+
+def test_policy_threshold_decides_not_the_stored_flag() -> None:
+    stricter = POLICY.model_copy(update={"drift_share_threshold": 0.6})
+    decision = decide_retraining(history(0.5, 0.5, 0.5), stricter, last_retrain_window=None)
+    assert decision.verdict == "hold", "0.5 < 0.6 under the stricter policy"
+
+
+@pytest.mark.parametrize(
+    ("drop", "verdict"), [(0.1001, "retrain"), (0.10, "hold"), (0.0999, "hold")]
+)
+def test_performance_drop_around_the_threshold(drop: float, verdict: str) -> None:
+    windows = [window(0), window(1, perf=performance(drop))]
+    decision = decide_retraining(windows, POLICY, last_retrain_window=None)
+    assert decision.verdict == verdict, f"drop {drop}: {decision.reason}"
+    assert decision.trigger == ("performance" if verdict == "retrain" else None), decision.trigger
+    assert decision.numbers["pr_auc_drop"] == pytest.approx(drop), decision.numbers
+
+
+def test_missing_labels_skip_the_performance_rule_and_say_so() -> None:
+    decision = decide_retraining(history(0.0, 0.0), POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", decision.reason
+    assert "performance rule skipped" in decision.reason, decision.reason
+    assert "matured label" in decision.reason, "the window's note explains the skip"
+
+
+def test_too_few_labels_skip_a_large_drop() -> None:
+    windows = [window(0, perf=performance(0.5, n_labelled=150))]
+    decision = decide_retraining(windows, POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", "150 labels < 200 needed"
+    assert "only 150 matured labels, 200 needed" in decision.reason, decision.reason
+
+
+def test_cooldown_active_holds_back_a_trigger() -> None:
+    windows = history(0.0, 0.5, 0.5, 0.5, 0.5)
+    decision = decide_retraining(windows, POLICY, last_retrain_window="2026-03-03")
+    assert decision.verdict == "hold", "2 windows since the retrain, cool-down is 2"
+    assert decision.in_cooldown, "in cool-down"
+    assert decision.numbers["windows_since_retrain"] == 2, decision.numbers
+    assert "retraining can start again in 1 window(s)" in decision.reason, decision.reason
+
+
+def test_cooldown_expired_but_drift_before_the_retrain_does_not_count() -> None:
+    windows = history(0.5, 0.5, 0.5, 0.0, 0.5, 0.5)
+    decision = decide_retraining(windows, POLICY, last_retrain_window="2026-03-03")
+    assert not decision.in_cooldown, "3 windows since the retrain > cool-down of 2"
+    assert decision.verdict == "hold", "only 2 drifted windows after the retrain"
+    assert decision.numbers["windows_considered"] == 3, decision.numbers
+
+
+def test_cooldown_expired_and_new_drift_retrains() -> None:
+    windows = history(0.5, 0.0, 0.5, 0.5, 0.5)
+    decision = decide_retraining(windows, POLICY, last_retrain_window="2026-03-02")
+    assert not decision.in_cooldown, "3 windows since the retrain"
+    assert decision.verdict == "retrain", decision.reason
+    assert decision.trigger == "drift", decision.trigger
+
+
+def test_cooldown_holds_a_performance_drop_too() -> None:
+    windows = [window(0), window(1, perf=performance(0.3))]
+    decision = decide_retraining(windows, POLICY, last_retrain_window="2026-03-01")
+    assert decision.verdict == "hold", "the drop is held back by the cool-down"
+    assert "Held back: PR-AUC" in decision.reason, decision.reason
+
+
+def test_both_triggers_name_performance_and_mention_drift() -> None:
+    windows = [window(i, 0.6) for i in range(3)] + [window(3, 0.6, performance(0.2))]
+    decision = decide_retraining(windows, POLICY, last_retrain_window=None)
+    assert decision.verdict == "retrain", decision.reason
+    assert decision.trigger == "performance", "performance is the stronger evidence"
+    assert "PR-AUC" in decision.reason, decision.reason
+    assert "data drift" in decision.reason, decision.reason
+
+
+def test_unordered_history_is_rejected() -> None:
+    with pytest.raises(MonitoringInputError, match="oldest first"):
+        decide_retraining([window(1), window(0)], POLICY, last_retrain_window=None)
+
+
+def test_decision_serialises_for_the_audit_log() -> None:
+    decision = decide_retraining(history(0.5, 0.5, 0.5), POLICY, last_retrain_window=None)
+    data = decision.to_dict()
+    assert data["verdict"] == "retrain", data
+    assert data["numbers"]["drift_share_threshold"] == 0.3, data["numbers"]
+
+
+def test_policy_rejects_nonsense_thresholds() -> None:
+    with pytest.raises(ValueError, match="drift_windows_to_retrain"):
+        RetrainPolicy(drift_windows_to_retrain=0)
