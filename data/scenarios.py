@@ -148,8 +148,8 @@ def default_incident_day(days: int) -> int:
 
 
 def default_onset_day(days: int) -> int:
-    """The drift onset day used when none is given: 60 % into the run."""
-    return round(0.6 * days)
+    """The drift onset day used when none is given: 50 % into the run."""
+    return round(0.5 * days)
 
 
 def check_days(days: int) -> None:
@@ -198,7 +198,7 @@ def build_timeline(
         onset = default_onset_day(days) if onset_day is None else onset_day
         if onset >= days:
             raise ValueError(
-                f"scenario {scenario.name!r} drifts from day {onset} (60 % of the run by "
+                f"scenario {scenario.name!r} drifts from day {onset} (50 % of the run by "
                 f"default), beyond a {days}-day run; generate more days or pass onset_day"
             )
     if incident is not None and onset is not None and incident >= onset:
@@ -219,7 +219,7 @@ def scenario_timeline(
 ) -> ScenarioTimeline:
     """The ground truth of a run: which day is broken and from which day the data drifts.
 
-    Defaults: incident_day = round(0.4 * days), onset_day = round(0.6 * days); either is None
+    Defaults: incident_day = round(0.4 * days), onset_day = round(0.5 * days); either is None
     when the scenario has no such event.
 
     Raises:

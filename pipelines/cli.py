@@ -58,6 +58,8 @@ def settings_for(home: Path | None) -> Settings:
     except Exception as exc:  # pydantic's ValidationError names the bad variable
         fail(f"invalid settings: {exc}")
     os.environ.update(prefect_environment(settings, os.environ))
+    # Prefect creates its home folder without parents; a fresh --home needs it made first.
+    settings.paths.prefect.mkdir(parents=True, exist_ok=True)
     return settings
 
 
@@ -74,6 +76,9 @@ USER_ERRORS = {
     "training.fit": ("FitError",),
     "training.evaluate": ("EvaluationError",),
     "training.registry": ("RegistryError",),
+    "pipelines.labels": ("LabelFileError",),
+    "monitoring.errors": ("MonitoringError",),
+    "serving.config": ("ServingConfigError",),
 }
 
 
@@ -125,7 +130,7 @@ def generate(
     P(fraud|features) unchanged); concept_drift (the fraud pattern changes from the onset day);
     quality_incident (one day's amounts in cents); schema_break (one day a column is renamed and
     one is missing); default (the demo's story: a quality incident, then drift from the onset).
-    Days default to 40 % (incident) and 60 % (onset) of --days.
+    Days default to 40 % (incident) and 50 % (onset) of --days.
     """
     from data.generator import DEFAULT_START, scenario_timeline, write_batches
     from data.generator import generate as generate_batches
@@ -254,12 +259,22 @@ def demo(
     scenario: Annotated[
         str, typer.Option(help="Scenario name (see `generate --help`).")
     ] = "default",
-    days: Annotated[int, typer.Option(min=10, help="Days to simulate.")] = 60,
+    days: Annotated[int, typer.Option(min=20, help="Days to simulate.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    rows_per_day: Annotated[int, typer.Option(min=50, help="Transactions per day.")] = 1500,
+    rows_per_day: Annotated[int, typer.Option(min=200, help="Transactions per day.")] = 1500,
     home: HomeOption = None,
 ) -> None:
-    """Run the lifecycle end to end: generate, validate, train, promote; print a summary."""
+    """Replay the whole lifecycle day by day in simulated time, through a live server.
+
+    Bootstrap: the first third of the days is generated, validated, trained on and promoted.
+    Then each day: validate the day's batch (a blocked batch is quarantined and never scored or
+    trained on); score it through a real uvicorn server on loopback; deliver the labels that
+    have matured; monitor the day with Evidently; retrain, gate and promote when the policy says
+    so, and watch the running server swap to the new champion without a restart.
+
+    The previous run's state in the home folder is moved to <home>/archive/<time>/ first.
+    Prints one row per day and writes the same rows to <home>/demo/summary.json.
+    """
     settings = settings_for(home)
     with user_errors():
         from pipelines.demo import run_demo
@@ -270,10 +285,114 @@ def demo(
             days=days,
             seed=seed,
             rows_per_day=rows_per_day,
-            progress=lambda line: console.print(line, highlight=False),
+            progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
         )
     console.print(summary.table())
-    console.print(f"summary: {summary.path}")
+    checks = Table(title="what the run showed")
+    checks.add_column("check")
+    checks.add_column("value")
+    for key, value in summary.checks.items():
+        checks.add_row(key, str(value))
+    console.print(checks)
+    for name, value in summary.paths.items():
+        console.print(f"{name}: {value}", highlight=False, soft_wrap=True)
+    console.print(f"finished in {summary.seconds:.0f} s", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Serve models:/<name>@champion over HTTP with uvicorn (FastAPI app, OpenAPI at /docs).
+
+    POST /v1/predict scores one transaction or a list; POST /v1/labels takes delayed labels;
+    GET /v1/model, /health, /ready and /metrics (Prometheus). The server polls the champion
+    alias and hot-swaps to a new champion after a smoke test, without a restart. Set
+    LIFECYCLE_API_KEY to require an X-API-Key header on /v1/* and /metrics.
+    """
+    import uvicorn
+
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.serve import serving_config
+        from serving.app import create_app
+
+        app_ = create_app(serving_config(settings))
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"serving {settings.model_name}@champion on http://{bind_host}:{bind_port}")
+    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+
+
+@app.command()
+def monitor(
+    window: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Day to evaluate (default: last logged day)."),
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option("--retrain/--no-retrain", help="Act on a retrain verdict.")
+    ] = True,
+    home: HomeOption = None,
+) -> None:
+    """Evaluate one day of the prediction log against the champion's reference (Evidently).
+
+    Writes an HTML report and summary.json under <home>/monitoring/<day>/: data drift per
+    feature and the share drifted, prediction drift, data quality and, once labels matured,
+    performance against the champion's training-time figures. The retraining policy then
+    decides (drift persisting for k windows, or a performance drop; then a cool-down); a retrain
+    runs the train flow on the most recent labels and the promotion gate.
+    """
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.flows import PipelineError
+        from pipelines.monitor import monitor_flow
+
+        day = window.date() if window else _last_logged_day(settings.paths.predictions)
+        if day is None:
+            raise PipelineError(
+                f"no predictions logged in {settings.paths.predictions}: serve and score first"
+            )
+        result = monitor_flow(settings, day, retrain=retrain)
+    window_summary = result.output.summary
+    console.print(
+        f"window {window_summary.window_id}: {window_summary.n_rows} predictions, drift share "
+        f"{window_summary.drift_share:.2f} ({', '.join(window_summary.drifted_features) or 'none'})"
+    )
+    if window_summary.performance:
+        perf = window_summary.performance
+        console.print(
+            f"matured labels: {perf.n_labelled}, PR-AUC {perf.pr_auc:.3f} "
+            f"(training {perf.reference_pr_auc})"
+        )
+    else:
+        console.print(f"performance: {window_summary.performance_note}")
+    console.print(f"policy: {result.decision.verdict}: {result.decision.reason}")
+    if result.promotion is not None:
+        console.print(f"gate: {result.promotion.verdict}: {result.promotion.reason}")
+    console.print(f"report: {result.output.report_path or result.output.summary_path}")
+
+
+@app.command()
+def labels(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet with the id and label columns.", exists=True)
+    ],
+    home: HomeOption = None,
+) -> None:
+    """Append a batch file of delayed labels (keyed by transaction id) to the label log."""
+    settings = settings_for(home)
+    with user_errors():
+        from pipelines.labels import append_label_file
+
+        count = append_label_file(settings, file)
+    console.print(f"appended {count} label(s) to {settings.paths.labels}")
+
+
+def _last_logged_day(folder: Path) -> date | None:
+    days = sorted(p.stem for p in folder.glob("*.jsonl")) if folder.exists() else []
+    return date.fromisoformat(days[-1]) if days else None
 
 
 def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:

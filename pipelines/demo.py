@@ -1,27 +1,69 @@
-"""The lifecycle demo: generate, validate, train and promote, then summarise what happened.
+"""The lifecycle demo: the whole loop replayed day by day in simulated time.
 
-The summary is written to ``<home>/demo/summary.json`` so that a test, a person or a CI job can
-read back the batches validated and quarantined, the model version and its metrics and which
-version is champion.
+1. Bootstrap: the first days' batches are generated, validated, a model is trained on the labels
+   known by then and promoted through the gate (the first model must clear the floor).
+2. A real uvicorn server starts on loopback, serving ``models:/<name>@champion``.
+3. Each following day: the day's batch arrives and is validated (a blocked batch is quarantined
+   and never scored or trained on); its transactions are scored through HTTP; labels that have
+   matured by the end of the day are delivered to ``POST /v1/labels``; the day is monitored and
+   the retraining policy decides; a retrain goes through the promotion gate and a promoted model
+   is picked up by the running server without a restart.
+
+The timeline (one row per day) and the story checks are written to
+``<home>/demo/summary.json``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pandas as pd
 from prefect import flow
 from rich.table import Table
 
-from data.generator import generate, scenario_timeline, write_batches
+from data.generator import DEFAULT_START, generate_day, scenario_timeline
+from data.generator import write_batches as write_raw_batches
+from data.scenarios import get_scenario
+from features.contract import DatasetContract, load_contract
+from monitoring.errors import EmptyWindowError
 from pipelines.flows import promote_flow, train_flow, validate_pending
+from pipelines.monitor import MonitorResult, end_of_day, monitor_day
+from pipelines.serve import serving_config
 from pipelines.settings import Settings
+from serving.app import create_app
+from serving.runner import run_in_thread
 from training import registry
 
 Progress = Callable[[str], None]
+CHUNK = 1000
+SWAP_WAIT_SECONDS = 60.0
+
+
+@dataclass
+class DayRow:
+    """One simulated day of the timeline."""
+
+    day: int
+    date: str
+    rows: int
+    blocked: bool
+    drift_share: float | None = None
+    drift_detected: bool | None = None
+    matured_pr_auc: float | None = None
+    labels_delivered: int = 0
+    action: str = "-"
+    champion_version: str | None = None
+    served_version: str | None = None
+    failed_requests: int = 0
 
 
 @dataclass
@@ -31,13 +73,18 @@ class DemoSummary:
     scenario: str
     days: int
     seed: int
+    rows_per_day: int
+    bootstrap_days: int
+    ground_truth: dict[str, Any] = field(default_factory=dict)
     batches_validated: list[str] = field(default_factory=list)
     batches_quarantined: list[str] = field(default_factory=list)
     model_version: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    decision: dict[str, Any] = field(default_factory=dict)
     champion_version: str | None = None
-    ground_truth: dict[str, Any] = field(default_factory=dict)
+    timeline: list[DayRow] = field(default_factory=list)
+    retrains: list[dict[str, Any]] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
     paths: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
@@ -48,21 +95,177 @@ class DemoSummary:
         return data
 
     def table(self) -> Table:
-        """The summary as a table for the terminal."""
-        table = Table(title=f"lifecycle demo: scenario {self.scenario}, {self.days} days")
-        table.add_column("item")
-        table.add_column("value")
-        table.add_row("batches validated", str(len(self.batches_validated)))
-        table.add_row("batches quarantined", ", ".join(self.batches_quarantined) or "none")
-        table.add_row("model version", str(self.model_version))
-        for key in ("pr_auc", "roc_auc", "brier", "recall_at_fpr", "threshold"):
-            value = self.metrics.get(key)
-            table.add_row(key, "-" if value is None else f"{value:.4f}")
-        table.add_row("gate", f"{self.decision.get('verdict')}: {self.decision.get('reason')}")
-        table.add_row("champion version", str(self.champion_version))
-        for name, value in self.paths.items():
-            table.add_row(name, value)
+        """The timeline as a table for the terminal."""
+        onset = self.ground_truth.get("onset_day")
+        table = Table(
+            title=(
+                f"lifecycle demo: scenario {self.scenario}, {self.days} days, seed {self.seed} "
+                f"(bootstrap {self.bootstrap_days} days"
+                + (f", drift onset day {onset}" if onset is not None else "")
+                + ")"
+            )
+        )
+        for name, justify in (
+            ("day", "right"),
+            ("date", "left"),
+            ("rows", "right"),
+            ("blocked?", "left"),
+            ("drift share", "right"),
+            ("matured PR-AUC", "right"),
+            ("action", "left"),
+            ("champion", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for row in self.timeline:
+            table.add_row(
+                str(row.day),
+                row.date,
+                str(row.rows),
+                "BLOCKED" if row.blocked else "",
+                _fmt(row.drift_share, 2) + (" *" if row.drift_detected else ""),
+                _fmt(row.matured_pr_auc, 3),
+                row.action,
+                str(row.champion_version),
+            )
         return table
+
+
+@dataclass
+class PendingLabels:
+    """Labels of scored transactions, waiting for their maturity time."""
+
+    frame: pd.DataFrame | None = None
+
+    def add(self, batch: pd.DataFrame, contract: DatasetContract) -> None:
+        """Hold the labels of a scored batch until they mature."""
+        cols = [contract.id_column, contract.label_column, contract.label_available_time_column]
+        new = batch[cols]
+        self.frame = new if self.frame is None else pd.concat([self.frame, new], ignore_index=True)
+
+    def pop_matured(self, now: datetime, contract: DatasetContract) -> pd.DataFrame:
+        """Remove and return the labels known at ``now``."""
+        if self.frame is None:
+            return pd.DataFrame()
+        ready = self.frame[contract.label_available_time_column] <= pd.Timestamp(now)
+        matured, self.frame = self.frame[ready], self.frame[~ready].reset_index(drop=True)
+        return matured
+
+
+def bootstrap_days_for(days: int) -> int:
+    """Days of history before serving starts: enough labelled weeks to train the first model."""
+    return max(14, round(days * 0.35))
+
+
+def archive_home(home: Path, now: datetime) -> Path | None:
+    """Move a previous run's state to ``<home>/archive/<timestamp>/`` so the demo starts clean.
+
+    Nothing is deleted: the previous MLflow store, data and reports stay readable there.
+    Prefect's own database is kept in place (it is reused, not part of a run's story).
+    """
+    keep = {"archive", "prefect"}
+    entries = [p for p in home.iterdir() if p.name not in keep] if home.exists() else []
+    if not entries:
+        return None
+    target = home / "archive" / now.strftime("%Y%m%dT%H%M%S")
+    target.mkdir(parents=True, exist_ok=False)
+    for entry in entries:
+        shutil.move(str(entry), target / entry.name)
+    return target
+
+
+def story_checks(summary: DemoSummary) -> dict[str, Any]:
+    """The facts the demo is meant to show, read off its own timeline (pure)."""
+    onset = summary.ground_truth.get("onset_day")
+    rows = summary.timeline
+    drift_days = [r.day for r in rows if r.drift_detected]
+    promoted = [r for r in summary.retrains if r["verdict"] == "promote"]
+    served = [r.served_version for r in rows if r.served_version]
+    swap_day = promoted[0]["day"] if promoted else None
+    before = [
+        r.matured_pr_auc
+        for r in rows
+        if r.matured_pr_auc is not None
+        and (swap_day is None or r.day <= swap_day)
+        and (onset is None or r.day >= onset)
+    ]
+    after = [
+        r.matured_pr_auc
+        for r in rows
+        if r.matured_pr_auc is not None and swap_day is not None and r.day > swap_day
+    ]
+    return {
+        "blocked_batches": summary.batches_quarantined,
+        "blocked_batches_never_trained_on": all(
+            b not in summary.batches_validated for b in summary.batches_quarantined
+        ),
+        "first_drift_day": drift_days[0] if drift_days else None,
+        "drift_before_onset": [d for d in drift_days if onset is None or d < onset],
+        "retrains": len(summary.retrains),
+        "promotions": len(promoted),
+        "served_versions": sorted(set(served), key=int),
+        "served_new_version_without_restart": len(set(served)) > 1,
+        "failed_requests": sum(r.failed_requests for r in rows),
+        "matured_pr_auc_worst_before_swap": min(before) if before else None,
+        "matured_pr_auc_last": after[-1] if after else None,
+        "performance_recovered": bool(before and after and after[-1] > min(before)),
+    }
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """JSON-ready rows: NaN becomes null, timestamps ISO strings (pandas' own JSON writer)."""
+    rows: list[dict[str, Any]] = json.loads(
+        frame[columns].to_json(orient="records", date_format="iso", date_unit="us")
+    )
+    return rows
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def score_batch(
+    client: httpx.Client, batch: pd.DataFrame, contract: DatasetContract
+) -> tuple[set[str], int]:
+    """POST the batch to /v1/predict; return the versions that answered and the failures."""
+    columns = [contract.id_column, *contract.features, contract.event_time_column]
+    versions: set[str] = set()
+    failed = 0
+    for chunk in _chunks(_records(batch, columns), CHUNK):
+        response = client.post("/v1/predict", json=chunk)
+        if response.status_code != 200:
+            failed += len(chunk)
+            continue
+        versions.update(str(item["model_version"]) for item in response.json())
+    return versions, failed
+
+
+def deliver_labels(client: httpx.Client, labels: pd.DataFrame, contract: DatasetContract) -> int:
+    """POST matured labels to /v1/labels; return how many were accepted."""
+    if labels.empty:
+        return 0
+    columns = [contract.id_column, contract.label_column, contract.label_available_time_column]
+    delivered = 0
+    for chunk in _chunks(_records(labels, columns), CHUNK):
+        response = client.post("/v1/labels", json=chunk)
+        response.raise_for_status()
+        delivered += len(chunk)
+    return delivered
+
+
+def wait_for_version(client: httpx.Client, version: str, timeout: float) -> bool:
+    """Poll /v1/model until the server reports ``version`` (True) or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get("/v1/model")
+        if response.status_code == 200 and str(response.json().get("version")) == version:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @flow(name="lifecycle-demo")
@@ -74,50 +277,139 @@ def demo_flow(
     rows_per_day: int,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    """Generate -> validate -> train -> promote, with progress lines."""
+    """Bootstrap a champion, then replay the remaining days through a live server."""
     say = progress or (lambda _line: None)
-    from features.contract import load_contract
-
+    started = time.monotonic()
     contract = load_contract(settings.contract_path)
-    summary = DemoSummary(scenario=scenario, days=days, seed=seed)
-    summary.ground_truth = asdict(scenario_timeline(scenario, days))
+    spec = get_scenario(scenario)
+    timeline = scenario_timeline(scenario, days)
+    bootstrap = bootstrap_days_for(days)
+    summary = DemoSummary(scenario, days, seed, rows_per_day, bootstrap)
+    summary.ground_truth = asdict(timeline)
 
-    say(f"[1/4] generating {days} days of scenario '{scenario}' (seed {seed})")
-    write_batches(generate(scenario, days, seed, rows_per_day=rows_per_day), settings.paths.raw)
+    def day_frame(index: int) -> pd.DataFrame:
+        return generate_day(index, spec, seed=seed, days=days, rows=rows_per_day)
 
-    say("[2/4] validating raw batches with the Great Expectations gate")
+    def day_date(index: int) -> date:
+        return DEFAULT_START + pd.Timedelta(days=index).to_pytimedelta()
+
+    # ---- bootstrap: history, first model, first promotion
+    say(f"[bootstrap] days 0-{bootstrap - 1}: generate, validate, train, promote")
+    frames = {i: day_frame(i) for i in range(bootstrap)}
+    write_raw_batches(((day_date(i), f) for i, f in frames.items()), settings.paths.raw)
     for outcome in validate_pending(settings, contract):
-        (summary.batches_validated if outcome.success else summary.batches_quarantined).append(
-            outcome.batch_id
-        )
-    summary.batches_validated = sorted(p.stem for p in settings.paths.validated.glob("*.parquet"))
-    summary.batches_quarantined = (
-        sorted(p.name for p in settings.paths.quarantine.iterdir() if p.is_dir())
-        if settings.paths.quarantine.exists()
-        else []
+        target = summary.batches_validated if outcome.success else summary.batches_quarantined
+        target.append(outcome.batch_id)
+    first = train_flow(settings, cutoff=end_of_day(day_date(bootstrap - 1)))
+    decision = promote_flow(settings, first.version)
+    summary.model_version, summary.metrics = first.version, first.metrics
+    say(
+        f"[bootstrap] version {first.version}: PR-AUC {first.metrics.get('pr_auc', 0):.3f}, "
+        f"gate: {decision.verdict} ({decision.reason})"
     )
-    for batch in summary.batches_quarantined:
-        say(f"      blocked {batch}: see {settings.paths.quarantine / batch}")
+    if not decision.promoted:
+        raise RuntimeError(f"the first model was not promoted: {decision.reason}")
+    champion = first.version
 
-    say("[3/4] training a candidate and registering it in MLflow")
-    result = train_flow(settings)
-    summary.model_version = result.version
-    summary.metrics = result.metrics
+    # ---- replay through a live server
+    config = serving_config(settings, poll_seconds=0.5)
+    pending = PendingLabels()
+    with (
+        run_in_thread(create_app(config)) as base_url,
+        httpx.Client(base_url=base_url, timeout=60) as client,
+    ):
+        say(f"[serve] uvicorn on {base_url} serving champion version {champion}")
+        if not wait_for_version(client, champion, SWAP_WAIT_SECONDS):
+            raise RuntimeError(f"the server did not load champion version {champion}")
+        for index in range(bootstrap, days):
+            today = day_date(index)
+            batch = day_frame(index)
+            write_raw_batches([(today, batch)], settings.paths.raw)
+            outcomes = validate_pending(settings, contract)
+            blocked = any(not o.success for o in outcomes)
+            for outcome in outcomes:
+                target = (
+                    summary.batches_validated if outcome.success else summary.batches_quarantined
+                )
+                target.append(outcome.batch_id)
+            row = DayRow(index, today.isoformat(), len(batch), blocked, champion_version=champion)
+            if not blocked:
+                versions, row.failed_requests = score_batch(client, batch, contract)
+                row.served_version = ",".join(sorted(versions, key=int)) or None
+                pending.add(batch, contract)
+            row.labels_delivered = deliver_labels(
+                client, pending.pop_matured(end_of_day(today), contract), contract
+            )
+            if blocked:
+                row.action = "batch quarantined"
+            else:
+                try:
+                    result = monitor_day(settings, contract, today, retrain=True)
+                except EmptyWindowError:
+                    result = None
+                if result is not None:
+                    champion = _record_monitoring(summary, row, result, client, index)
+            row.champion_version = champion
+            summary.timeline.append(row)
+            say(_progress_line(row))
 
-    say("[4/4] running the promotion gate")
-    decision = promote_flow(settings, result.version)
-    summary.decision = {"verdict": decision.verdict, "reason": decision.reason}
-    client = registry.connect(settings.resolved_tracking_uri)
+    client_registry = registry.connect(settings.resolved_tracking_uri)
     summary.champion_version = registry.alias_version(
-        client, settings.model_name, registry.CHAMPION
+        client_registry, settings.model_name, registry.CHAMPION
     )
+    summary.checks = story_checks(summary)
+    summary.seconds = round(time.monotonic() - started, 1)
     summary.paths = {
+        "summary": str(settings.paths.demo / "summary.json"),
         "audit log": str(settings.paths.audit_log),
+        "monitoring reports": str(settings.paths.monitoring),
         "quarantine": str(settings.paths.quarantine),
         "mlflow ui": f"mlflow ui --backend-store-uri {settings.resolved_tracking_uri}",
     }
     summary.path = write_summary(settings.paths.demo, summary)
     return summary
+
+
+def _record_monitoring(
+    summary: DemoSummary, row: DayRow, result: MonitorResult, client: httpx.Client, index: int
+) -> str:
+    """Copy one window's findings into the row; returns the champion after any promotion."""
+    window = result.output.summary
+    row.drift_share = window.drift_share
+    row.drift_detected = window.data_drift_detected
+    row.matured_pr_auc = window.performance.pr_auc if window.performance else None
+    champion = result.champion_version
+    if result.retrained is None or result.promotion is None:
+        row.action = "hold (cool-down)" if result.decision.in_cooldown else "-"
+        return champion
+    version, promotion = result.retrained.version, result.promotion
+    summary.retrains.append(
+        {
+            "day": index,
+            "trigger": result.decision.trigger,
+            "version": version,
+            "verdict": promotion.verdict,
+            "reason": promotion.reason,
+        }
+    )
+    if not promotion.promoted:
+        row.action = f"retrain ({result.decision.trigger}) -> v{version} rejected"
+        return champion
+    swapped = wait_for_version(client, version, SWAP_WAIT_SECONDS)
+    row.action = f"retrain ({result.decision.trigger}) -> v{version} promoted, " + (
+        "server swapped" if swapped else "SERVER DID NOT SWAP"
+    )
+    return version
+
+
+def _progress_line(row: DayRow) -> str:
+    drift = _fmt(row.drift_share, 2) + (" drift!" if row.drift_detected else "")
+    return (
+        f"[day {row.day:>2} {row.date}] rows {row.rows} "
+        + ("BLOCKED " if row.blocked else "")
+        + f"drift share {drift}  matured PR-AUC {_fmt(row.matured_pr_auc, 3)}  "
+        + f"labels +{row.labels_delivered}  champion v{row.champion_version}  {row.action}"
+    )
 
 
 def run_demo(
@@ -129,7 +421,10 @@ def run_demo(
     rows_per_day: int,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    """Run the demo flow (the entry point the CLI calls)."""
+    """Archive the previous run's state, then run the demo flow (the CLI's entry point)."""
+    archived = archive_home(settings.home, datetime.now(UTC))
+    if archived is not None and progress is not None:
+        progress(f"[home] previous run moved to {archived}")
     return demo_flow(settings, scenario, days, seed, rows_per_day, progress)
 
 

@@ -29,8 +29,10 @@ def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         # No usage telemetry from a laptop demo; it also contends for the SQLite file.
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # Our commands print their own progress; Prefect's per-task INFO lines drown it.
-        "PREFECT_LOGGING_LEVEL": "WARNING",
+        # Our commands print their own progress and turn expected failures into one line;
+        # Prefect would print each task's INFO lines and the traceback of an expected failure.
+        # Set PREFECT_LOGGING_LEVEL=INFO to see them (states still reach the Prefect API).
+        "PREFECT_LOGGING_LEVEL": "CRITICAL",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     }
     return {key: value for key, value in defaults.items() if key not in current}

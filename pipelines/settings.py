@@ -36,7 +36,7 @@ class Settings(BaseSettings):
 
     # Training window
     train_days: int = Field(default=28, ge=3, description="Days of labelled data used to fit.")
-    holdout_days: int = Field(default=7, ge=1, description="Most recent labelled days held out.")
+    holdout_days: int = Field(default=5, ge=1, description="Most recent labelled days held out.")
 
     # Promotion gate
     promotion_metric: str = Field(default="pr_auc", description="Metric the gate compares.")
@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     )
     retrain_cooldown_windows: int = Field(
         default=5, ge=0, description="Windows after a retrain during which no retrain starts."
+    )
+    performance_days: int = Field(
+        default=14, ge=1, description="Trailing days of predictions joined with matured labels."
+    )
+    min_labelled_rows: int = Field(
+        default=1000, ge=1, description="Matured labels needed before performance is trusted."
+    )
+    write_html: bool = Field(
+        default=True, description="Write Evidently HTML reports (about 4 MB each) per window."
     )
 
     @model_validator(mode="after")

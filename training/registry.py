@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,16 +105,20 @@ def log_training_run(
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
         mlflow.log_dict(dict(segments), SEGMENTS_ARTIFACT)
         _log_frame(reference, REFERENCE_ARTIFACT)
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            serialization_format="skops",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            signature=signature,
-            input_example=example,
-            registered_model_name=model_name,
-            pip_requirements=pip_requirements(),
-        )
+        with warnings.catch_warnings():
+            # MLflow hints that integer columns cannot hold missing values; the contract
+            # declares which columns are nullable and those are floats, so the hint is noise.
+            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+            info = mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                serialization_format="skops",
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                signature=signature,
+                input_example=example,
+                registered_model_name=model_name,
+                pip_requirements=pip_requirements(),
+            )
         run_id = run.info.run_id
     version = str(info.registered_model_version)
     tag_version(client, model_name, version, version_tags)

@@ -17,8 +17,11 @@ SAMPLE_DIR = REPO / "data" / "sample"
 Runs = dict[str, list[pd.DataFrame]]
 
 
-def run(scenario: str, days: int, seed: int, rows_per_day: int = 1500) -> list[pd.DataFrame]:
-    return [frame for _, frame in generate(scenario, days, seed, rows_per_day=rows_per_day)]
+def run(
+    scenario: str, days: int, seed: int, rows_per_day: int = 1500, onset_day: int | None = None
+) -> list[pd.DataFrame]:
+    batches = generate(scenario, days, seed, rows_per_day=rows_per_day, onset_day=onset_day)
+    return [frame for _, frame in batches]
 
 
 @pytest.fixture(scope="session")
@@ -36,4 +39,4 @@ def none_run() -> list[pd.DataFrame]:
 def drift_runs() -> Runs:
     """40-day runs (onset day 24, incident day 16) of every scenario, seed 1."""
     names = ["none", "covariate_shift", "concept_drift", "quality_incident", "schema_break"]
-    return {name: run(name, 40, 1) for name in [*names, "default"]}
+    return {name: run(name, 40, 1, onset_day=24) for name in [*names, "default"]}

@@ -26,7 +26,7 @@ from features.contract import DatasetContract
 from .checks import contract_violations
 from .conftest import Runs
 
-ONSET = 24  # default onset of a 40-day run
+ONSET = 24  # the onset the drift_runs fixture sets for its 40-day runs
 INCIDENT = 16  # default incident of a 40-day run
 
 

@@ -1,0 +1,58 @@
+"""Delayed labels from a batch file into the label log the monitoring stage joins on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import load_contract
+from pipelines.settings import Settings
+from serving.prediction_log import LabelLog, label_records
+
+
+class LabelFileError(ValueError):
+    """A label file cannot be used; the message names the file and the problem."""
+
+
+def read_label_file(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file of labels."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise LabelFileError(f"cannot read {path}: {exc}") from None
+    raise LabelFileError(f"{path}: expected a .csv or .parquet file")
+
+
+def append_label_file(settings: Settings, path: Path) -> int:
+    """Check a label file against the contract and append it; returns the number appended.
+
+    Every row needs an id and a label in the contract's label values; an optional
+    label-available-time column is kept. Nothing is appended if any row is bad.
+    """
+    contract = load_contract(settings.contract_path)
+    frame = read_label_file(path)
+    id_col, label_col = contract.id_column, contract.label_column
+    missing = [c for c in (id_col, label_col) if c not in frame.columns]
+    if missing:
+        raise LabelFileError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    allowed = set(contract.columns[label_col].categories or (0, 1))
+    bad = frame[frame[id_col].isna() | ~frame[label_col].isin(allowed)]
+    if not bad.empty:
+        raise LabelFileError(
+            f"{path}: {len(bad)} row(s) with a missing id or a label outside {sorted(allowed)}, "
+            f"first at row {int(bad.index[0]) + 2}"
+        )
+    time_col = contract.label_available_time_column
+    rows = []
+    for record in frame.to_dict(orient="records"):
+        row = {id_col: str(record[id_col]), label_col: int(record[label_col])}
+        if time_col in record and pd.notna(record[time_col]):
+            row[time_col] = pd.Timestamp(record[time_col]).to_pydatetime()
+        rows.append(row)
+    records = label_records(rows, contract, datetime.now(UTC).replace(tzinfo=None))
+    return LabelLog(settings.paths.labels).append(records)
