@@ -11,6 +11,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Precompile site-packages: imports then read .pyc files even where PYTHONDONTWRITEBYTECODE
+# is set, which otherwise costs every command ~10 s of compiling MLflow, Prefect, GX, Evidently.
+export UV_COMPILE_BYTECODE := 1
 
 # Demo defaults; override on the command line: make demo SCENARIO=concept_drift DAYS=50 SEED=7
 SCENARIO ?= default

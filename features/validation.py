@@ -521,10 +521,18 @@ class _Checked:
     docs_page: Path | None
 
 
-class _Gate:
-    """Runs the checks of `validate_pending_batches`; the GX context is opened on first use."""
+class ValidationGate:
+    """The validation gate over a run's folders, reusable across calls.
 
-    def __init__(self, gx_dir: Path, contract: DatasetContract, guards: GuardConfig | None) -> None:
+    The GX file context and the suite are opened on first use and kept, so a process that
+    validates one batch a day (the demo, a scheduler) pays their ~1.5 s set-up once. Data Docs
+    pages of passing runs are batched until :meth:`publish_docs` (rebuilding the site's index
+    costs more as results accumulate); a failing batch gets its page at once, for quarantine.
+    """
+
+    def __init__(
+        self, gx_dir: Path, contract: DatasetContract, guards: GuardConfig | None = None
+    ) -> None:
         self._gx_dir = gx_dir
         self._contract = contract
         self._guards = guards
@@ -533,6 +541,7 @@ class _Gate:
 
     @property
     def validator(self) -> BatchValidator:
+        """The suite bound to the file context, opened on first use."""
         if self._validator is None:
             self._gx_dir.mkdir(parents=True, exist_ok=True)
             context = gx.get_context(mode="file", project_root_dir=str(self._gx_dir))
@@ -540,6 +549,7 @@ class _Gate:
         return self._validator
 
     def check(self, batch_id: str, payload: bytes) -> _Checked:
+        """Validate one batch's bytes; unreadable or mis-named files fail with a reason."""
         if not is_batch_id(batch_id):
             return _Checked(
                 _not_validated(
@@ -580,7 +590,73 @@ class _Gate:
             return _Checked(outcome, None)
         return _Checked(outcome, _data_docs_page(validator.context, identifier))
 
-    def finish(self) -> None:
+    def validate_pending(
+        self,
+        raw_dir: Path,
+        validated_dir: Path,
+        quarantine_dir: Path,
+        *,
+        on_progress: ProgressCallback | None = None,
+        publish_docs: bool = True,
+    ) -> list[BatchOutcome]:
+        """Check and file every raw batch not yet checked (see `validate_pending_batches`).
+
+        ``publish_docs=False`` leaves passing runs out of Data Docs until :meth:`publish_docs`.
+        """
+        outcomes = []
+        for raw_path in pending_batches(raw_dir, validated_dir, quarantine_dir):
+            outcome = self._file(raw_path, validated_dir, quarantine_dir)
+            outcomes.append(outcome)
+            if on_progress is not None:
+                on_progress(outcome.batch_id, outcome)
+        if publish_docs:
+            self.publish_docs()
+        return outcomes
+
+    def _file(self, raw_path: Path, validated_dir: Path, quarantine_dir: Path) -> BatchOutcome:
+        """Check one raw batch and copy it to the validated folder or into quarantine."""
+        batch_id = raw_path.stem
+        payload = raw_path.read_bytes()
+        sha256 = hashlib.sha256(payload).hexdigest()
+        checked = self.check(batch_id, payload)
+        if checked.outcome.success:
+            destination = validated_dir / raw_path.name
+            _write_atomically(destination, payload)
+        else:
+            destination = quarantine_dir / batch_id
+            if checked.docs_page is not None:
+                docs = checked.docs_page.read_bytes()
+                docs_source = "great_expectations_data_docs"
+            else:
+                note = (
+                    "Great Expectations produced no Data Docs page for this file (no validation "
+                    "ran, or the page could not be built); this summary was rendered by the "
+                    "validation gate."
+                )
+                docs = render_outcome_html(batch_id, checked.outcome, note).encode()
+                docs_source = "validation_gate_summary"
+            record = _validation_record(
+                batch_id, raw_path, sha256, self._contract, checked, docs_source
+            )
+            _write_folder_atomically(
+                destination,
+                {
+                    raw_path.name: payload,
+                    VALIDATION_FILE: (json.dumps(record, indent=2) + "\n").encode(),
+                    DATA_DOCS_FILE: docs,
+                },
+            )
+        outcome = BatchOutcome(
+            batch_id=batch_id,
+            success=checked.outcome.success,
+            destination=destination,
+            failures=checked.outcome.failures,
+            sha256=sha256,
+            raw_path=raw_path,
+        )
+        return outcome
+
+    def publish_docs(self) -> None:
         """Add the passing runs to Data Docs in one build, so the site lists every batch."""
         if self._validator is None or not self._passed:
             return
@@ -654,48 +730,6 @@ def validate_pending_batches(
     Raises:
         ValidationInputError: `raw_dir` is not a folder.
     """
-    gate = _Gate(gx_dir, contract, guards)
-    outcomes: list[BatchOutcome] = []
-    for raw_path in pending_batches(raw_dir, validated_dir, quarantine_dir):
-        batch_id = raw_path.stem
-        payload = raw_path.read_bytes()
-        sha256 = hashlib.sha256(payload).hexdigest()
-        checked = gate.check(batch_id, payload)
-        if checked.outcome.success:
-            destination = validated_dir / raw_path.name
-            _write_atomically(destination, payload)
-        else:
-            destination = quarantine_dir / batch_id
-            if checked.docs_page is not None:
-                docs = checked.docs_page.read_bytes()
-                docs_source = "great_expectations_data_docs"
-            else:
-                note = (
-                    "Great Expectations produced no Data Docs page for this file (no validation "
-                    "ran, or the page could not be built); this summary was rendered by the "
-                    "validation gate."
-                )
-                docs = render_outcome_html(batch_id, checked.outcome, note).encode()
-                docs_source = "validation_gate_summary"
-            record = _validation_record(batch_id, raw_path, sha256, contract, checked, docs_source)
-            _write_folder_atomically(
-                destination,
-                {
-                    raw_path.name: payload,
-                    VALIDATION_FILE: (json.dumps(record, indent=2) + "\n").encode(),
-                    DATA_DOCS_FILE: docs,
-                },
-            )
-        outcome = BatchOutcome(
-            batch_id=batch_id,
-            success=checked.outcome.success,
-            destination=destination,
-            failures=checked.outcome.failures,
-            sha256=sha256,
-            raw_path=raw_path,
-        )
-        outcomes.append(outcome)
-        if on_progress is not None:
-            on_progress(batch_id, outcome)
-    gate.finish()
-    return outcomes
+    return ValidationGate(gx_dir, contract, guards).validate_pending(
+        raw_dir, validated_dir, quarantine_dir, on_progress=on_progress
+    )

@@ -33,8 +33,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# Wide enough for the demo's timeline when the output is a file or a CI log, not a terminal.
+console = Console(width=None if sys.stdout.isatty() else 150)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 HomeOption = Annotated[
     Path | None,
@@ -285,7 +286,7 @@ def demo(
             days=days,
             seed=seed,
             rows_per_day=rows_per_day,
-            progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            progress=lambda line: console.print(line, markup=False, highlight=False),
         )
     console.print(summary.table())
     checks = Table(title="what the run showed")

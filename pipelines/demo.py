@@ -34,9 +34,10 @@ from data.generator import DEFAULT_START, generate_day, scenario_timeline
 from data.generator import write_batches as write_raw_batches
 from data.scenarios import get_scenario
 from features.contract import DatasetContract, load_contract
+from features.validation import ValidationGate
 from monitoring.errors import EmptyWindowError
 from pipelines.flows import promote_flow, train_flow, validate_pending
-from pipelines.monitor import MonitorResult, end_of_day, monitor_day
+from pipelines.monitor import ChampionReference, MonitorResult, end_of_day, monitor_day
 from pipelines.serve import serving_config
 from pipelines.settings import Settings
 from serving.app import create_app
@@ -174,40 +175,45 @@ def archive_home(home: Path, now: datetime) -> Path | None:
 
 
 def story_checks(summary: DemoSummary) -> dict[str, Any]:
-    """The facts the demo is meant to show, read off its own timeline (pure)."""
+    """The facts the demo is meant to show, read off its own timeline (pure).
+
+    Performance "recovers" when the last matured PR-AUC is above the worst one seen after the
+    drift onset by at least 0.05, and a model promoted after the onset served in between.
+    """
     onset = summary.ground_truth.get("onset_day")
     rows = summary.timeline
     drift_days = [r.day for r in rows if r.drift_detected]
     promoted = [r for r in summary.retrains if r["verdict"] == "promote"]
-    served = [r.served_version for r in rows if r.served_version]
-    swap_day = promoted[0]["day"] if promoted else None
-    before = [
-        r.matured_pr_auc
+    served = {v for r in rows if r.served_version for v in r.served_version.split(",")}
+    after_onset = [
+        (r.day, r.matured_pr_auc)
         for r in rows
-        if r.matured_pr_auc is not None
-        and (swap_day is None or r.day <= swap_day)
-        and (onset is None or r.day >= onset)
+        if r.matured_pr_auc is not None and (onset is None or r.day >= onset)
     ]
-    after = [
-        r.matured_pr_auc
-        for r in rows
-        if r.matured_pr_auc is not None and swap_day is not None and r.day > swap_day
-    ]
+    trough_day, trough = min(after_onset, key=lambda pair: pair[1]) if after_onset else (None, None)
+    last = after_onset[-1][1] if after_onset else None
+    swapped_after_onset = any(onset is None or p["day"] >= onset for p in promoted)
     return {
         "blocked_batches": summary.batches_quarantined,
         "blocked_batches_never_trained_on": all(
             b not in summary.batches_validated for b in summary.batches_quarantined
         ),
         "first_drift_day": drift_days[0] if drift_days else None,
-        "drift_before_onset": [d for d in drift_days if onset is None or d < onset],
+        "drift_days_before_onset": [d for d in drift_days if onset is not None and d < onset],
         "retrains": len(summary.retrains),
         "promotions": len(promoted),
-        "served_versions": sorted(set(served), key=int),
-        "served_new_version_without_restart": len(set(served)) > 1,
+        "served_versions": sorted(served, key=int),
+        "served_new_version_without_restart": len(served) > 1,
         "failed_requests": sum(r.failed_requests for r in rows),
-        "matured_pr_auc_worst_before_swap": min(before) if before else None,
-        "matured_pr_auc_last": after[-1] if after else None,
-        "performance_recovered": bool(before and after and after[-1] > min(before)),
+        "matured_pr_auc_trough": trough,
+        "matured_pr_auc_trough_day": trough_day,
+        "matured_pr_auc_last": last,
+        "performance_recovered": bool(
+            swapped_after_onset
+            and trough is not None
+            and last is not None
+            and last >= trough + 0.05
+        ),
     }
 
 
@@ -297,7 +303,8 @@ def demo_flow(
     say(f"[bootstrap] days 0-{bootstrap - 1}: generate, validate, train, promote")
     frames = {i: day_frame(i) for i in range(bootstrap)}
     write_raw_batches(((day_date(i), f) for i, f in frames.items()), settings.paths.raw)
-    for outcome in validate_pending(settings, contract):
+    gate = ValidationGate(settings.paths.gx, contract)
+    for outcome in validate_pending(settings, contract, gate, publish_docs=False):
         target = summary.batches_validated if outcome.success else summary.batches_quarantined
         target.append(outcome.batch_id)
     first = train_flow(settings, cutoff=end_of_day(day_date(bootstrap - 1)))
@@ -314,6 +321,7 @@ def demo_flow(
     # ---- replay through a live server
     config = serving_config(settings, poll_seconds=0.5)
     pending = PendingLabels()
+    references: dict[str, ChampionReference] = {}
     with (
         run_in_thread(create_app(config)) as base_url,
         httpx.Client(base_url=base_url, timeout=60) as client,
@@ -325,7 +333,7 @@ def demo_flow(
             today = day_date(index)
             batch = day_frame(index)
             write_raw_batches([(today, batch)], settings.paths.raw)
-            outcomes = validate_pending(settings, contract)
+            outcomes = validate_pending(settings, contract, gate, publish_docs=False)
             blocked = any(not o.success for o in outcomes)
             for outcome in outcomes:
                 target = (
@@ -344,7 +352,7 @@ def demo_flow(
                 row.action = "batch quarantined"
             else:
                 try:
-                    result = monitor_day(settings, contract, today, retrain=True)
+                    result = monitor_day(settings, contract, today, retrain=True, cache=references)
                 except EmptyWindowError:
                     result = None
                 if result is not None:
@@ -353,6 +361,7 @@ def demo_flow(
             summary.timeline.append(row)
             say(_progress_line(row))
 
+    gate.publish_docs()
     client_registry = registry.connect(settings.resolved_tracking_uri)
     summary.champion_version = registry.alias_version(
         client_registry, settings.model_name, registry.CHAMPION

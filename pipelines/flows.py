@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from features.contract import DatasetContract, load_contract
-from features.validation import BatchOutcome, validate_pending_batches
+from features.validation import BatchOutcome, ValidationGate
 from pipelines.audit import append_decision, decision_record
 from pipelines.runtime import code_revision
 from pipelines.settings import Settings
@@ -89,12 +90,21 @@ def training_config(settings: Settings) -> TrainingConfig:
 # --------------------------------------------------------------------------- validate
 
 
-@task(retries=STORAGE_RETRIES, retry_delay_seconds=1)
-def validate_pending(settings: Settings, contract: DatasetContract) -> list[BatchOutcome]:
-    """Run the gate over every raw batch not yet checked; record each verdict."""
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def validate_pending(
+    settings: Settings,
+    contract: DatasetContract,
+    gate: ValidationGate | None = None,
+    publish_docs: bool = True,
+) -> list[BatchOutcome]:
+    """Run the gate over every raw batch not yet checked; record each verdict.
+
+    Pass a ``gate`` to reuse its opened context across calls (one batch a day).
+    """
     paths = settings.paths
-    outcomes = validate_pending_batches(
-        paths.raw, paths.validated, paths.quarantine, paths.gx, contract
+    gate = gate or ValidationGate(paths.gx, contract)
+    outcomes = gate.validate_pending(
+        paths.raw, paths.validated, paths.quarantine, publish_docs=publish_docs
     )
     for outcome in outcomes:
         failures = [
@@ -124,7 +134,7 @@ def validate_flow(settings: Settings) -> list[BatchOutcome]:
 # --------------------------------------------------------------------------- train
 
 
-@task(retries=STORAGE_RETRIES, retry_delay_seconds=1)
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def read_validated(
     folder: Path, cutoff: pd.Timestamp | None
 ) -> tuple[pd.DataFrame, list[BatchLineage]]:
@@ -143,7 +153,7 @@ def read_validated(
     return pd.concat(frames, ignore_index=True), lineage
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def build_candidate(
     frame: pd.DataFrame, contract: DatasetContract, cutoff: pd.Timestamp, config: TrainingConfig
 ) -> Candidate:
@@ -151,7 +161,7 @@ def build_candidate(
     return train_candidate(frame, contract, cutoff, config)
 
 
-@task(retries=STORAGE_RETRIES, retry_delay_seconds=2)
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def register_candidate(
     settings: Settings,
     contract: DatasetContract,
@@ -267,7 +277,7 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
 # --------------------------------------------------------------------------- promote
 
 
-@task(retries=STORAGE_RETRIES, retry_delay_seconds=1)
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def compare_with_champion(
     settings: Settings, contract: DatasetContract, challenger: str
 ) -> PromotionDecision:
@@ -296,7 +306,7 @@ def compare_with_champion(
     return decide_promotion(new_card, old_card, policy)
 
 
-@task(retries=STORAGE_RETRIES, retry_delay_seconds=1)
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def apply_decision(settings: Settings, decision: PromotionDecision) -> None:
     """Move the champion alias when promoted; record the decision in the log and as tags."""
     client = registry.connect(settings.resolved_tracking_uri)

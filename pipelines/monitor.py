@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 
 from features.contract import DatasetContract, load_contract
 from monitoring.policy import RetrainDecision, RetrainPolicy, decide_retraining
@@ -70,9 +71,15 @@ def last_retrain_window(settings: Settings) -> str | None:
     return str(retrains[-1]["window_id"]) if retrains else None
 
 
-@task(retries=STORAGE_RETRIES, retry_delay_seconds=1)
-def champion_reference(settings: Settings) -> ChampionReference:
-    """Load the champion's reference window and figures from the registry."""
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def champion_reference(
+    settings: Settings, cache: dict[str, ChampionReference] | None = None
+) -> ChampionReference:
+    """Load the champion's reference window and figures from the registry.
+
+    ``cache`` (version -> reference) lets a long-running caller skip the artifact download
+    while the champion stays the same.
+    """
     client = registry.connect(settings.resolved_tracking_uri)
     name = settings.model_name
     version = registry.alias_version(client, name, registry.CHAMPION)
@@ -81,17 +88,22 @@ def champion_reference(settings: Settings) -> ChampionReference:
             f"model '{name}' has no champion to monitor: run `lifecycle train` and "
             "`lifecycle promote` first"
         )
+    if cache is not None and version in cache:
+        return cache[version]
     run_id = registry.version_run_id(client, name, version)
     metrics = client.get_run(run_id).data.metrics
-    return ChampionReference(
+    reference = ChampionReference(
         version=version,
         threshold=float(registry.version_tags(client, name, version)["threshold"]),
         frame=registry.load_reference(client, run_id),
         performance={k: float(metrics[k]) for k in REFERENCE_FIGURES if k in metrics},
     )
+    if cache is not None:
+        cache[version] = reference
+    return reference
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def evaluate_window(
     settings: Settings, contract: DatasetContract, window: date, champion: ChampionReference
 ) -> MonitorOutput:
@@ -113,7 +125,7 @@ def evaluate_window(
     )
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def decide(settings: Settings, champion_version: str, act: bool) -> RetrainDecision:
     """Run the pure policy over every window summary and record its verdict.
 
@@ -149,14 +161,19 @@ def end_of_day(day: date) -> datetime:
 
 
 def monitor_day(
-    settings: Settings, contract: DatasetContract, window: date, *, retrain: bool
+    settings: Settings,
+    contract: DatasetContract,
+    window: date,
+    *,
+    retrain: bool,
+    cache: dict[str, ChampionReference] | None = None,
 ) -> MonitorResult:
     """Monitor one day; when the policy says so (and ``retrain``), retrain and gate.
 
     Runs inside a flow (the monitor flow, or the demo's): its steps are Prefect tasks and the
     retrain is the train flow then the promote flow, as subflows.
     """
-    champion = champion_reference(settings)
+    champion = champion_reference(settings, cache)
     output = evaluate_window(settings, contract, window, champion)
     decision = decide(settings, champion.version, retrain)
     if decision.verdict != "retrain" or not retrain:

@@ -24,6 +24,8 @@ def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[
         # requirements (training.registry.pip_requirements), so skip the seconds that costs.
         "MLFLOW_LOG_UV_FILES": "false",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # MLflow's INFO lines (database migrations, environment inference) are not for users.
+        "MLFLOW_LOGGING_LEVEL": "ERROR",
         "PREFECT_HOME": str(settings.paths.prefect),
         # The ephemeral server needs ~12 s to start on 2 busy cores; the 20 s default is tight.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

@@ -99,7 +99,11 @@ def log_training_run(
     scores) is stored for monitoring and for the promotion gate's comparison.
     """
     example = features.head(5)
-    signature = infer_signature(example, pipeline.predict_proba(example)[:, 1])
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values; the contract
+        # declares which columns are nullable and those are floats, so the hint is noise.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, pipeline.predict_proba(example)[:, 1])
     with mlflow.start_run(experiment_id=experiment_id, tags=dict(run_tags)) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
