@@ -1,0 +1,35 @@
+# The serving image: the `lifecycle` CLI and its locked dependencies, serving the champion.
+#
+#   docker build -t lifecycle .
+#   docker run -p 8000:8000 -v "$PWD/.lifecycle:/app/.lifecycle" lifecycle
+#
+# The run home (MLflow store, logs) is a volume, so the container serves whatever champion the
+# mounted store holds; LIFECYCLE_TRACKING_URI points it at an MLflow server instead.
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv \
+    PATH=/app/.venv/bin:$PATH
+
+WORKDIR /app
+RUN pip install --no-cache-dir "uv==0.13.8"
+
+# Dependencies first, from the lock only, so code changes do not reinstall them.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+COPY data ./data
+COPY features ./features
+COPY training ./training
+COPY serving ./serving
+COPY monitoring ./monitoring
+COPY pipelines ./pipelines
+RUN uv sync --frozen --no-dev
+
+RUN useradd --create-home lifecycle && mkdir -p /app/.lifecycle && chown lifecycle /app/.lifecycle
+USER lifecycle
+EXPOSE 8000
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
+CMD ["lifecycle", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,80 @@
+"""The whole loop, short: a real uvicorn server, real flows, real MLflow, Evidently and GX.
+
+Runs the demo on the `default` scenario (quality incident, then drift) and on `none` (the
+false-alarm check) and asserts on the timeline the demo writes to its summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from pipelines.audit import read_decisions
+from pipelines.settings import load_settings
+
+pytestmark = pytest.mark.e2e
+
+DAYS = 44
+ROWS = 1000
+SEED = 42
+
+
+def run(home: Path, scenario: str) -> tuple[dict[str, Any], Any]:
+    from pipelines.demo import run_demo
+
+    settings = load_settings(home=home)
+    summary = run_demo(settings, scenario=scenario, days=DAYS, seed=SEED, rows_per_day=ROWS)
+    assert summary.path is not None, "the summary is written"
+    written = json.loads(summary.path.read_text())
+    assert written["timeline"], "one row per replayed day"
+    return written, settings
+
+
+def test_default_scenario_blocks_detects_retrains_and_swaps(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    summary, settings = run(tmp_path, "default")
+    truth, checks = summary["ground_truth"], summary["checks"]
+    onset, incident = truth["onset_day"], truth["incident_day"]
+
+    blocked = [row for row in summary["timeline"] if row["blocked"]]
+    assert [row["day"] for row in blocked] == [incident], "only the incident day is blocked"
+    assert checks["blocked_batches_never_trained_on"], checks
+    assert blocked[0]["served_version"] is None, "a blocked batch is never scored"
+
+    drift_days = [row["day"] for row in summary["timeline"] if row["drift_detected"]]
+    assert drift_days, "the drift is detected"
+    assert min(drift_days) >= onset, f"no drift before the onset (day {onset}): {drift_days}"
+    assert min(drift_days) <= onset + 2, f"drift found within 2 days of onset: {drift_days}"
+
+    assert checks["retrains"] >= 1, checks
+    assert checks["promotions"] >= 1, checks
+    assert summary["champion_version"] != "1", "the champion changed"
+    served = checks["served_versions"]
+    assert len(served) >= 2, f"the running server answered with a new version: {served}"
+    assert summary["champion_version"] in served, "the final champion is what the server answers"
+    assert checks["failed_requests"] == 0, "no request failed, swaps included"
+
+    client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
+    champion = client.get_model_version_by_alias(settings.model_name, "champion")
+    assert str(champion.version) == summary["champion_version"], "registry agrees with summary"
+    kinds = [r["kind"] for r in read_decisions(settings.paths.audit_log)]
+    assert "retrain" in kinds, "the retrain verdict is recorded"
+    assert kinds.count("promote") == 1 + checks["promotions"], "bootstrap + retrain promotions"
+    report = settings.paths.monitoring / f"{summary['timeline'][-1]['date']}" / "report.html"
+    assert report.exists(), "each window writes its Evidently report"
+
+
+def test_none_scenario_raises_no_false_alarm(tmp_path: Path, prefect_harness: None) -> None:
+    summary, _ = run(tmp_path, "none")
+    checks = summary["checks"]
+    assert checks["blocked_batches"] == [], "clean data is never blocked"
+    assert checks["retrains"] == 0, f"no retrain without drift: {summary['retrains']}"
+    drifted = [row["day"] for row in summary["timeline"] if row["drift_detected"]]
+    assert drifted == [], f"no window flagged on stationary data: {drifted}"
+    assert checks["served_versions"] == ["1"], "the bootstrap champion serves throughout"
+    assert checks["failed_requests"] == 0, checks
