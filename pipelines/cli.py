@@ -24,6 +24,7 @@ from pipelines.settings import Settings, load_settings
 
 app = typer.Typer(
     name="lifecycle",
+    rich_markup_mode="markdown",
     help=(
         "Run the machine-learning lifecycle stage by stage: generate data, validate it, train, "
         "promote, serve, monitor. Everything a run writes goes under the home folder "
@@ -103,14 +104,20 @@ def user_errors() -> Iterator[None]:
         raise
 
 
-def _scenario_help() -> str:
-    from data.generator import SCENARIOS
+def _generate_help() -> str:
+    """The generate command's help, with one line per scenario taken from the scenario table."""
+    from data.scenarios import SCENARIOS
 
-    lines = [f"{name}: {scenario.summary}" for name, scenario in SCENARIOS.items()]
-    return "Scenario to generate. One of:\n\n" + "\n\n".join(lines)
+    lines = "\n".join(f"- {name}: {scenario.summary}" for name, scenario in SCENARIOS.items())
+    return (
+        "Write one immutable Parquet batch per day into the home's raw folder.\n\n"
+        f"Scenarios:\n\n{lines}\n\n"
+        "The incident day defaults to 40 % and the drift onset to 50 % of --days. The same "
+        "seed gives the same bytes; an existing batch is never overwritten."
+    )
 
 
-@app.command()
+@app.command(help=_generate_help())
 def generate(
     scenario: Annotated[str, typer.Option(help="Scenario name (see the list above).")] = "none",
     days: Annotated[int, typer.Option(min=1, help="Number of daily batches.")] = 60,
@@ -125,14 +132,7 @@ def generate(
     onset_day: Annotated[int | None, typer.Option(help="0-based day the drift starts.")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Write one immutable Parquet batch per day into the home's raw folder.
-
-    Scenarios: none (stationary); covariate_shift (the population moves from the onset day,
-    P(fraud|features) unchanged); concept_drift (the fraud pattern changes from the onset day);
-    quality_incident (one day's amounts in cents); schema_break (one day a column is renamed and
-    one is missing); default (the demo's story: a quality incident, then drift from the onset).
-    Days default to 40 % (incident) and 50 % (onset) of --days.
-    """
+    """Write one immutable Parquet batch per day (help text: ``_generate_help``)."""
     from data.generator import DEFAULT_START, scenario_timeline, write_batches
     from data.generator import generate as generate_batches
 
@@ -273,8 +273,8 @@ def demo(
     have matured; monitor the day with Evidently; retrain, gate and promote when the policy says
     so, and watch the running server swap to the new champion without a restart.
 
-    The previous run's state in the home folder is moved to <home>/archive/<time>/ first.
-    Prints one row per day and writes the same rows to <home>/demo/summary.json.
+    The previous run's state in the home folder is moved to `HOME/archive/TIME/` first.
+    Prints one row per day and writes the same rows to `HOME/demo/summary.json`.
     """
     settings = settings_for(home)
     with user_errors():
@@ -306,7 +306,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Serve models:/<name>@champion over HTTP with uvicorn (FastAPI app, OpenAPI at /docs).
+    """Serve `models:/NAME@champion` over HTTP with uvicorn (FastAPI app, OpenAPI at /docs).
 
     POST /v1/predict scores one transaction or a list; POST /v1/labels takes delayed labels;
     GET /v1/model, /health, /ready and /metrics (Prometheus). The server polls the champion
@@ -339,7 +339,7 @@ def monitor(
 ) -> None:
     """Evaluate one day of the prediction log against the champion's reference (Evidently).
 
-    Writes an HTML report and summary.json under <home>/monitoring/<day>/: data drift per
+    Writes an HTML report and summary.json under `HOME/monitoring/DAY/`: data drift per
     feature and the share drifted, prediction drift, data quality and, once labels matured,
     performance against the champion's training-time figures. The retraining policy then
     decides (drift persisting for k windows, or a performance drop; then a cool-down); a retrain
