@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +371,7 @@ def demo_flow(
     summary.seconds = round(time.monotonic() - started, 1)
     summary.paths = {
         "summary": str(settings.paths.demo / "summary.json"),
+        "index": str(settings.paths.demo / "index.html"),
         "audit log": str(settings.paths.audit_log),
         "monitoring reports": str(settings.paths.monitoring),
         "quarantine": str(settings.paths.quarantine),
@@ -437,6 +439,61 @@ def run_demo(
     return demo_flow(settings, scenario, days, seed, rows_per_day, progress)
 
 
+def render_index(summary: DemoSummary, home: Path) -> str:
+    """One HTML page for the run: the timeline, its checks and links to every artifact (pure).
+
+    Links are relative to ``<home>/demo/`` and only name files under ``home``; what the page
+    lists is read from the summary and from the paths given, not discovered on disk.
+    """
+
+    def link(path: Path, text: str) -> str:
+        return f'<a href="../{escape(str(path.relative_to(home)))}">{escape(text)}</a>'
+
+    rows = "\n".join(
+        "<tr>"
+        + "".join(
+            f"<td>{escape(str(cell))}</td>"
+            for cell in (
+                row.day,
+                row.date,
+                row.rows,
+                "BLOCKED" if row.blocked else "",
+                _fmt(row.drift_share, 2) + (" *" if row.drift_detected else ""),
+                _fmt(row.matured_pr_auc, 3),
+                row.action,
+                row.champion_version,
+            )
+        )
+        + (
+            f"<td>{link(home / 'data' / 'quarantine' / row.date / 'data_docs.html', 'data docs')}"
+            "</td>"
+            if row.blocked
+            else f"<td>{link(home / 'monitoring' / row.date / 'report.html', 'evidently')}</td>"
+        )
+        + "</tr>"
+        for row in summary.timeline
+    )
+    docs = home / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    checks = "\n".join(
+        f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in summary.checks.items()
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>lifecycle demo: {escape(summary.scenario)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 8px}}</style></head><body>
+<h1>lifecycle demo: scenario {escape(summary.scenario)}, {summary.days} days,
+seed {summary.seed}</h1>
+<p>{link(home / "demo" / "summary.json", "summary.json")} ·
+{link(home / "audit.jsonl", "audit log")} ·
+{link(docs, "Data Docs")} ·
+MLflow UI: <code>{escape(summary.paths.get("mlflow ui", ""))}</code></p>
+<h2>What the run showed</h2><table>{checks}</table>
+<h2>Timeline</h2><table><tr><th>day</th><th>date</th><th>rows</th><th>blocked?</th>
+<th>drift share</th><th>matured PR-AUC</th><th>action</th><th>champion</th><th>report</th></tr>
+{rows}</table></body></html>
+"""
+
+
 def write_summary(folder: Path, summary: DemoSummary) -> Path:
     """Write ``summary.json`` atomically and return its path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -444,4 +501,5 @@ def write_summary(folder: Path, summary: DemoSummary) -> Path:
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary.to_dict(), indent=2, default=str))
     tmp.replace(target)
+    (folder / "index.html").write_text(render_index(summary, folder.parent))
     return target
