@@ -6,7 +6,6 @@ is doing, and turns the pipeline's own errors into one readable line and a non-z
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.runtime import prefect_environment
@@ -36,7 +36,8 @@ app = typer.Typer(
 )
 # Wide enough for the demo's timeline when the output is a file or a CI log, not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 150)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+# Errors never wrap: a log line or a test reads one message per line.
+errors = Console(stderr=True, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,
@@ -49,7 +50,7 @@ EXIT_USAGE = 2
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one error line (no traceback) and exit."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -346,15 +347,12 @@ def monitor(
     runs the train flow on the most recent labels and the promotion gate.
     """
     settings = settings_for(home)
+    day = window.date() if window else _last_logged_day(settings.paths.predictions)
+    if day is None:
+        fail(f"no predictions logged in {settings.paths.predictions}: serve and score first")
     with user_errors():
-        from pipelines.flows import PipelineError
         from pipelines.monitor import monitor_flow
 
-        day = window.date() if window else _last_logged_day(settings.paths.predictions)
-        if day is None:
-            raise PipelineError(
-                f"no predictions logged in {settings.paths.predictions}: serve and score first"
-            )
         result = monitor_flow(settings, day, retrain=retrain)
     window_summary = result.output.summary
     console.print(
@@ -401,20 +399,14 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(
-            key,
-            "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value),
-        )
+        if value is None:
+            shown = "-"
+        elif isinstance(value, float):
+            shown = f"{value:.0f}" if key.startswith("n_") else f"{value:.4f}"
+        else:
+            shown = str(value)
+        table.add_row(key, shown)
     return table
-
-
-def _json_default(value: object) -> str:
-    return value.isoformat() if isinstance(value, date | datetime) else str(value)
-
-
-def dump_json(data: object) -> str:
-    """JSON for summaries: dates as ISO strings, anything else stringified."""
-    return json.dumps(data, indent=2, default=_json_default)
 
 
 def main(argv: list[str] | None = None) -> None:

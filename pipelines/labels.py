@@ -16,13 +16,13 @@ class LabelFileError(ValueError):
     """A label file cannot be used; the message names the file and the problem."""
 
 
-def read_label_file(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file of labels."""
+def read_label_file(path: Path, id_column: str) -> pd.DataFrame:
+    """Read a CSV or Parquet file of labels; CSV ids stay text (``00123`` is not ``123``)."""
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
+            return pd.read_csv(path, dtype={id_column: str})
     except (OSError, ValueError) as exc:
         raise LabelFileError(f"cannot read {path}: {exc}") from None
     raise LabelFileError(f"{path}: expected a .csv or .parquet file")
@@ -35,8 +35,8 @@ def append_label_file(settings: Settings, path: Path) -> int:
     label-available-time column is kept. Nothing is appended if any row is bad.
     """
     contract = load_contract(settings.contract_path)
-    frame = read_label_file(path)
     id_col, label_col = contract.id_column, contract.label_column
+    frame = read_label_file(path, id_col)
     missing = [c for c in (id_col, label_col) if c not in frame.columns]
     if missing:
         raise LabelFileError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
@@ -52,7 +52,12 @@ def append_label_file(settings: Settings, path: Path) -> int:
     for record in frame.to_dict(orient="records"):
         row = {id_col: str(record[id_col]), label_col: int(record[label_col])}
         if time_col in record and pd.notna(record[time_col]):
-            row[time_col] = pd.Timestamp(record[time_col]).to_pydatetime()
+            try:
+                row[time_col] = pd.Timestamp(record[time_col]).to_pydatetime()
+            except ValueError as exc:
+                raise LabelFileError(
+                    f"{path}: '{time_col}' {record[time_col]!r} is not a date-time: {exc}"
+                ) from None
         rows.append(row)
     records = label_records(rows, contract, datetime.now(UTC).replace(tzinfo=None))
     return LabelLog(settings.paths.labels).append(records)

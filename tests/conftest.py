@@ -27,5 +27,8 @@ def prefect_harness() -> Iterator[None]:
     """One temporary Prefect API for the whole session (starting one costs ~10 s)."""
     from prefect.testing.utilities import prefect_test_harness
 
+    # The test server must not try to send usage telemetry (there is no network to send to).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
     with prefect_test_harness(server_startup_timeout=180):
         yield
