@@ -122,6 +122,9 @@ def log_training_run(
                 input_example=example,
                 registered_model_name=model_name,
                 pip_requirements=pip_requirements(),
+                # `mlflow models serve` and pyfunc users get the fraud probability, as our API
+                # does, rather than a class label at a 0.5 threshold nobody chose.
+                pyfunc_predict_fn="predict_proba",
             )
         run_id = run.info.run_id
     version = str(info.registered_model_version)

@@ -1,0 +1,1 @@
+"""Scripts that measure the project: data realism and serving throughput against MLflow's."""

@@ -1,0 +1,210 @@
+"""A small closed-loop HTTP load generator and the statistics the benchmarks print.
+
+Closed loop: ``concurrency`` workers each send one request, wait for the answer, and send the
+next, until ``requests`` requests have been sent or ``max_seconds`` have passed. The offered load
+therefore adapts to the server (no queue builds up in the client), and throughput is what the
+server sustains at that concurrency. Every request posts the same pre-encoded body, so the client
+spends no time on JSON encoding and the servers are compared on identical bytes.
+
+Latency is measured per request from just before sending to the end of reading the body. Errors
+(a transport failure, a timeout, or any status other than 200) are counted, not timed, and the
+first few distinct ones are kept for the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+MAX_ERROR_SAMPLES = 5
+
+
+class LoadError(ValueError):
+    """The load parameters are unusable (e.g. zero concurrency); the message names the fix."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load run observed.
+
+    Attributes:
+        latencies: Seconds per successful request, in completion order.
+        errors: Requests that failed (transport error, timeout or a status other than 200).
+        error_samples: Up to :data:`MAX_ERROR_SAMPLES` distinct error descriptions.
+        wall_seconds: From the first request sent to the last answer received.
+    """
+
+    latencies: tuple[float, ...]
+    errors: int
+    error_samples: tuple[str, ...]
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """The figures of one load run: throughput counts successful requests only."""
+
+    ok: int
+    errors: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) with linear interpolation (numpy's default method).
+
+    Raises:
+        LoadError: ``values`` is empty or ``q`` is outside [0, 100].
+    """
+    if not values:
+        raise LoadError("percentile of an empty sample: no request succeeded")
+    if not 0 <= q <= 100:
+        raise LoadError(f"percentile q must be within [0, 100], got {q}")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(result: LoadResult) -> LoadSummary:
+    """Requests per second (successes over wall time), p50 and p99 latency in milliseconds.
+
+    Latency percentiles are NaN when no request succeeded.
+    """
+    ok = len(result.latencies)
+    rate = ok / result.wall_seconds if result.wall_seconds > 0 else 0.0
+    if ok == 0:
+        return LoadSummary(ok, result.errors, rate, math.nan, math.nan)
+    return LoadSummary(
+        ok=ok,
+        errors=result.errors,
+        requests_per_second=rate,
+        p50_ms=1000 * percentile(result.latencies, 50),
+        p99_ms=1000 * percentile(result.latencies, 99),
+    )
+
+
+def median_summary(summaries: Sequence[LoadSummary]) -> LoadSummary:
+    """Per-figure median over rounds (each figure separately); errors are summed, not medianed.
+
+    Raises:
+        LoadError: ``summaries`` is empty.
+    """
+    if not summaries:
+        raise LoadError("no rounds to summarize")
+    return LoadSummary(
+        ok=sum(s.ok for s in summaries),
+        errors=sum(s.errors for s in summaries),
+        requests_per_second=statistics.median(s.requests_per_second for s in summaries),
+        p50_ms=statistics.median(s.p50_ms for s in summaries),
+        p99_ms=statistics.median(s.p99_ms for s in summaries),
+    )
+
+
+async def run_load(
+    url: str,
+    body: bytes,
+    *,
+    concurrency: int,
+    requests: int,
+    max_seconds: float,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> LoadResult:
+    """POST ``body`` to ``url`` from ``concurrency`` closed-loop workers.
+
+    Stops after ``requests`` requests or, whichever comes first, once ``max_seconds`` have passed
+    (requests in flight then finish; none is started after the deadline).
+
+    Args:
+        url: Full URL to POST to.
+        body: Request body, sent as is (pre-encoded JSON).
+        concurrency: Requests in flight at any time (one keep-alive connection each).
+        requests: Requests to send in total.
+        max_seconds: Time budget of the run.
+        headers: Request headers; default ``Content-Type: application/json``.
+        timeout: Seconds before one request counts as an error.
+
+    Raises:
+        LoadError: A parameter is out of range.
+    """
+    if concurrency < 1:
+        raise LoadError(f"concurrency must be >= 1, got {concurrency}")
+    if requests < 1:
+        raise LoadError(f"requests must be >= 1, got {requests}")
+    if not max_seconds > 0:
+        raise LoadError(f"max_seconds must be > 0, got {max_seconds}")
+    sent_headers = dict(headers or {"Content-Type": "application/json"})
+    latencies: list[float] = []
+    error_samples: list[str] = []
+    errors = 0
+    tickets = iter(range(requests))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    def record_error(description: str) -> None:
+        nonlocal errors
+        errors += 1
+        if len(error_samples) < MAX_ERROR_SAMPLES and description not in error_samples:
+            error_samples.append(description)
+
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        started = time.perf_counter()
+        deadline = started + max_seconds
+
+        async def worker() -> None:
+            # `next` on a shared iterator is safe: workers only switch at `await`.
+            for _ in tickets:
+                if time.perf_counter() >= deadline:
+                    return
+                sent = time.perf_counter()
+                try:
+                    response = await client.post(url, content=body, headers=sent_headers)
+                except httpx.HTTPError as exc:
+                    record_error(f"{type(exc).__name__}: {exc}")
+                    continue
+                elapsed = time.perf_counter() - sent
+                if response.status_code == 200:
+                    latencies.append(elapsed)
+                else:
+                    record_error(f"HTTP {response.status_code}: {response.text[:200]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall_seconds = time.perf_counter() - started
+    return LoadResult(
+        latencies=tuple(latencies),
+        errors=errors,
+        error_samples=tuple(error_samples),
+        wall_seconds=wall_seconds,
+    )
+
+
+def run(
+    url: str,
+    body: bytes,
+    *,
+    concurrency: int,
+    requests: int,
+    max_seconds: float,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> LoadResult:
+    """Blocking wrapper of :func:`run_load` (runs its own event loop)."""
+    return asyncio.run(
+        run_load(
+            url,
+            body,
+            concurrency=concurrency,
+            requests=requests,
+            max_seconds=max_seconds,
+            headers=headers,
+            timeout=timeout,
+        )
+    )
