@@ -263,7 +263,7 @@ def demo(
     ] = "default",
     days: Annotated[int, typer.Option(min=20, help="Days to simulate.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    rows_per_day: Annotated[int, typer.Option(min=200, help="Transactions per day.")] = 1500,
+    rows_per_day: Annotated[int, typer.Option(min=200, help="Transactions per day.")] = 1000,
     home: HomeOption = None,
 ) -> None:
     """Replay the whole lifecycle day by day in simulated time, through a live server.

@@ -321,10 +321,11 @@ def demo_flow(
 
     # ---- replay through a live server
     config = serving_config(settings, poll_seconds=0.5)
+    app = create_app(config)
     pending = PendingLabels()
     references: dict[str, ChampionReference] = {}
     with (
-        run_in_thread(create_app(config)) as base_url,
+        run_in_thread(app) as base_url,
         httpx.Client(base_url=base_url, timeout=60) as client,
     ):
         say(f"[serve] uvicorn on {base_url} serving champion version {champion}")
@@ -344,6 +345,9 @@ def demo_flow(
             row = DayRow(index, today.isoformat(), len(batch), blocked, champion_version=champion)
             if not blocked:
                 versions, row.failed_requests = score_batch(client, batch, contract)
+                # The server logs predictions off the request path; wait until the day's lines
+                # are on disk before monitoring reads them.
+                app.state.services.prediction_log.flush()
                 row.served_version = ",".join(sorted(versions, key=int)) or None
                 pending.add(batch, contract)
             row.labels_delivered = deliver_labels(
