@@ -357,6 +357,7 @@ def _performance(
     reference_performance: Mapping[str, float],
     min_labelled_rows: int,
     score_column: str,
+    performance_report: bool = True,
 ) -> tuple[PerformanceSummary | None, str, Any | None]:
     if labelled is None:
         return None, "no labelled predictions were given: performance not evaluated", None
@@ -394,7 +395,11 @@ def _performance(
     summary = _performance_summary(
         figures, threshold, n_predictions, reference_performance=reference_performance
     )
-    snapshot = _classification_snapshot(frame, contract, threshold, score_column)
+    snapshot = (
+        _classification_snapshot(frame, contract, threshold, score_column)
+        if performance_report
+        else None
+    )
     note = (
         f"performance on {n_labelled} matured labels ({summary.label_coverage:.0%} of "
         f"{n_predictions} predictions in the performance window); PR-AUC is average precision "
@@ -464,8 +469,12 @@ def evaluate_window(
     window_end: date | None = None,
     min_labelled_rows: int = 100,
     score_column: str = "score",
+    performance_report: bool = True,
 ) -> WindowResult:
     """Compare one window with the reference, and measure performance on matured labels.
+
+    The summary's performance figures are computed whether or not the Evidently
+    classification report is built.
 
     Args:
         reference: The champion's reference window (``reference/reference.parquet``): contract
@@ -485,6 +494,7 @@ def evaluate_window(
         window_end: Last day (inclusive); default: latest event date in ``current``.
         min_labelled_rows: Fewer matured labels than this and performance is not evaluated.
         score_column: Name of the model's probability column.
+        performance_report: Build Evidently's classification report of the matured labels.
 
     Raises:
         EmptyWindowError: ``current`` has no rows.
@@ -537,6 +547,7 @@ def evaluate_window(
         reference_performance=reference_performance,
         min_labelled_rows=min_labelled_rows,
         score_column=score_column,
+        performance_report=performance_report,
     )
     summary = WindowSummary(
         window_id=window_id,

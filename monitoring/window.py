@@ -97,6 +97,7 @@ def monitor_window(
     as_of: datetime | None = None,
     score_column: str = "score",
     write_html: bool = True,
+    performance_report: bool = True,
 ) -> MonitorOutput:
     """Evaluate the window's predictions against the reference and write its reports.
 
@@ -120,6 +121,8 @@ def monitor_window(
         min_labelled_rows: Fewer matured labels than this and performance is not evaluated.
         as_of: Labels known after this time are ignored.
         score_column: Name of the probability column in the logs and the reference.
+        performance_report: False skips Evidently's classification report of the matured
+            labels (its HTML); the summary's performance figures are computed either way.
         write_html: False writes only ``summary.json`` (each Evidently HTML embeds its ~4 MB
             JavaScript bundle; a backfill of many windows may not want them).
 
@@ -180,6 +183,7 @@ def monitor_window(
         window_end=end,
         min_labelled_rows=min_labelled_rows,
         score_column=score_column,
+        performance_report=performance_report and write_html,
     )
     summary = result.summary.model_copy(update={"warnings": tuple(warnings)})
 

@@ -122,6 +122,7 @@ def evaluate_window(
         performance_days=settings.performance_days,
         min_labelled_rows=settings.min_labelled_rows,
         write_html=settings.write_html,
+        performance_report=window.toordinal() % settings.performance_report_every_days == 0,
     )
 
 

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     write_html: bool = Field(
         default=True, description="Write Evidently HTML reports (about 4 MB each) per window."
     )
+    performance_report_every_days: int = Field(
+        default=1,
+        ge=1,
+        description="Write Evidently's performance report every N days (figures: every day).",
+    )
 
     @model_validator(mode="after")
     def _resolve_home(self) -> Settings:
