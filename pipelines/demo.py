@@ -35,7 +35,7 @@ from data.generator import DEFAULT_START, generate_day, scenario_timeline
 from data.generator import write_batches as write_raw_batches
 from data.scenarios import get_scenario
 from features.contract import DatasetContract, load_contract
-from features.validation import ValidationGate
+from features.validation import BatchOutcome, ValidationGate
 from monitoring.errors import EmptyWindowError
 from pipelines.flows import promote_flow, train_flow, validate_pending
 from pipelines.monitor import ChampionReference, MonitorResult, end_of_day, monitor_day
@@ -95,6 +95,12 @@ class DemoSummary:
         data = asdict(self)
         data.pop("path")
         return data
+
+    def record_validation(self, outcomes: list[BatchOutcome]) -> None:
+        """File each checked batch under validated or quarantined."""
+        for outcome in outcomes:
+            target = self.batches_validated if outcome.success else self.batches_quarantined
+            target.append(outcome.batch_id)
 
     def table(self) -> Table:
         """The timeline as a table for the terminal."""
@@ -305,9 +311,7 @@ def demo_flow(
     frames = {i: day_frame(i) for i in range(bootstrap)}
     write_raw_batches(((day_date(i), f) for i, f in frames.items()), settings.paths.raw)
     gate = ValidationGate(settings.paths.gx, contract)
-    for outcome in validate_pending(settings, contract, gate, publish_docs=False):
-        target = summary.batches_validated if outcome.success else summary.batches_quarantined
-        target.append(outcome.batch_id)
+    summary.record_validation(validate_pending(settings, contract, gate, publish_docs=False))
     first = train_flow(settings, cutoff=end_of_day(day_date(bootstrap - 1)))
     decision = promote_flow(settings, first.version)
     summary.model_version, summary.metrics = first.version, first.metrics
@@ -337,11 +341,7 @@ def demo_flow(
             write_raw_batches([(today, batch)], settings.paths.raw)
             outcomes = validate_pending(settings, contract, gate, publish_docs=False)
             blocked = any(not o.success for o in outcomes)
-            for outcome in outcomes:
-                target = (
-                    summary.batches_validated if outcome.success else summary.batches_quarantined
-                )
-                target.append(outcome.batch_id)
+            summary.record_validation(outcomes)
             row = DayRow(index, today.isoformat(), len(batch), blocked, champion_version=champion)
             if not blocked:
                 versions, row.failed_requests = score_batch(client, batch, contract)

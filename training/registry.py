@@ -178,15 +178,6 @@ def version_run_id(client: MlflowClient, name: str, version: str) -> str:
     return str(run_id)
 
 
-def latest_version(client: MlflowClient, name: str) -> str | None:
-    """The highest version number registered under ``name``, or None."""
-    try:
-        versions = client.search_model_versions(f"name = '{name}'")
-    except MlflowException:
-        return None
-    return str(max(int(v.version) for v in versions)) if versions else None
-
-
 def load_pipeline(name: str, version: str) -> Pipeline:
     """Load a registered version as the sklearn Pipeline it was logged as."""
     try:
