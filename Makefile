@@ -15,10 +15,14 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # is set, which otherwise costs every command ~10 s of compiling MLflow, Prefect, GX, Evidently.
 export UV_COMPILE_BYTECODE := 1
 
-# Demo defaults; override on the command line: make demo SCENARIO=concept_drift DAYS=50 SEED=7
+# Demo defaults; override on the command line: make demo USECASE=churn SCENARIO=concept_drift
+# DAYS=50 SEED=7. USECASE names a contract under data/contracts/ that has a built-in generator.
+USECASE ?= card_fraud
 SCENARIO ?= default
 DAYS ?= 60
 SEED ?= 42
+# The run home, as the CLI resolves it (LIFECYCLE_HOME, else .lifecycle).
+RUN_HOME := $(abspath $(or $(LIFECYCLE_HOME),.lifecycle))
 
 .PHONY: help setup demo test lint typecheck unit e2e bench serve mlflow-ui clean
 
@@ -35,8 +39,8 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced ## Create .venv from uv.lock (bootstraps uv with only Python and pip)
 
-demo: setup ## Run the whole lifecycle demo (override SCENARIO, DAYS, SEED)
-	$(BIN)/lifecycle demo --scenario $(SCENARIO) --days $(DAYS) --seed $(SEED)
+demo: setup ## Run the whole lifecycle demo (override USECASE, SCENARIO, DAYS, SEED)
+	$(BIN)/lifecycle demo --contract data/contracts/$(USECASE).yaml --scenario $(SCENARIO) --days $(DAYS) --seed $(SEED)
 
 lint: setup ## ruff (lint + format check)
 	$(BIN)/ruff check .
@@ -60,8 +64,8 @@ bench: setup ## Serving benchmark: this API vs `mlflow models serve`
 serve: setup ## Serve the champion on http://127.0.0.1:8000
 	$(BIN)/lifecycle serve
 
-mlflow-ui: setup ## Open the MLflow UI on the run home's store
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///.lifecycle/mlflow/mlflow.db --port 5000
+mlflow-ui: setup ## Open the MLflow UI on the run home's store (LIFECYCLE_HOME or .lifecycle)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(RUN_HOME)/mlflow/mlflow.db --port 5000
 
 clean: ## Remove the run home (.lifecycle); keeps .venv
 	rm -rf .lifecycle

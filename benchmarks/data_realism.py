@@ -29,9 +29,9 @@ from sklearn.pipeline import Pipeline
 
 from data.generator import generate, scenario_names
 from data.scenarios import scenario_timeline
-from features.contract import DatasetContract, load_contract
+from features.contract import DatasetContract, ModelParams, load_contract
 from pipelines.settings import DEFAULT_CONTRACT
-from training.fit import ModelParams, feature_frame, fit_pipeline
+from training.fit import feature_frame, fit_pipeline
 from training.leakage import feature_aucs
 
 DRIFT_DAYS = 60

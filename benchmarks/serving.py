@@ -456,16 +456,17 @@ def check_same_model(
     theirs: RunningServer,
     local_probability: float,
     local_label: float,
+    score_name: str,
 ) -> None:
     """Score the benchmark row on both servers and compare with the in-process model.
 
     Raises:
         BenchmarkError: A server disagrees with the in-process model.
     """
-    ours_probability = float(post_json(ours.predict_url, ours.spec.body)["fraud_probability"])
+    ours_probability = float(post_json(ours.predict_url, ours.spec.body)[score_name])
     kind, value = mlflow_output(post_json(theirs.predict_url, theirs.spec.body))
     print(f"  in-process predict_proba: {local_probability!r}")
-    print(f"  ours  fraud_probability:  {ours_probability!r}")
+    print(f"  ours  {score_name}:  {ours_probability!r}")
     if abs(ours_probability - local_probability) > SAME_MODEL_TOLERANCE:
         raise BenchmarkError("ours does not serve the champion: probabilities differ")
     if kind == "probability":
@@ -508,11 +509,11 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
     mlflow_cli = console_script(bin_dir, "mlflow")
     tracking_uri = settings.resolved_tracking_uri
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    model_uri = f"models:/{settings.model_name}@{ALIAS}"
+    contract = load_contract(settings.contract)
+    model_uri = f"models:/{contract.model_name}@{ALIAS}"
 
     print(f"setup in {settings.home}")
-    version = prepare_home(lifecycle, env, client, settings.model_name)
-    contract = load_contract(settings.contract_path)
+    version = prepare_home(lifecycle, env, client, contract.model_name)
     row = benchmark_row(latest_batch(settings.paths.validated), contract)
     frame = pd.DataFrame([row], columns=[contract.id_column, *contract.features])[
         list(contract.features)
@@ -557,7 +558,7 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
             seconds = wait_ready(server)
             print(f"{server.spec.name} ready at {server.base_url} after {seconds:.1f} s")
         print("same model?")
-        check_same_model(ours, theirs, local_probability, local_label)
+        check_same_model(ours, theirs, local_probability, local_label, contract.score_name)
 
         print(f"warm-up: {args.warmup} requests each")
         for server in (ours, theirs):

@@ -1,1 +1,1 @@
-"""Synthetic card-transaction data: the generator, its drift scenarios and the dataset contract."""
+"""Synthetic data of the built-in use cases: their generators, drift scenarios and contracts."""

@@ -3,15 +3,32 @@
 A scenario says *what* goes wrong (covariate shift, concept drift, a one-day data-quality
 incident, a one-day schema break, or a mix); the timeline says *when*: the 0-based index of the
 incident day and of the drift onset day. Tests, the demo and monitoring benchmarks read the
-timeline to know the ground truth they should detect.
+timeline to know the ground truth they should detect. The timeline rules (`build_timeline`)
+are shared by every built-in use case; other use cases define their own scenarios.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 IncidentKind = Literal["amount_in_cents", "schema_break"]
+
+
+class TimedScenario(Protocol):
+    """What a timeline needs to know of a scenario, whatever use case it belongs to."""
+
+    @property
+    def name(self) -> str:
+        """The scenario's name, quoted in error messages."""
+
+    @property
+    def has_onset(self) -> bool:
+        """True if the scenario drifts from an onset day on."""
+
+    @property
+    def has_incident(self) -> bool:
+        """True if one day of the scenario is broken."""
 
 
 @dataclass(frozen=True)
@@ -170,15 +187,16 @@ def _check_day_in_range(what: str, day: int, days: int) -> None:
 
 
 def build_timeline(
-    scenario: Scenario,
+    scenario: TimedScenario,
     days: int,
     incident_day: int | None = None,
     onset_day: int | None = None,
 ) -> ScenarioTimeline:
     """Resolve a scenario's incident and onset days, applying defaults and checking them.
 
-    An explicit day that the scenario does not use is still range-checked (it is a mistake
-    either way) but does not appear in the timeline.
+    Works for the scenarios of any use case (any `TimedScenario`). An explicit day that the
+    scenario does not use is still range-checked (it is a mistake either way) but does not
+    appear in the timeline.
 
     Raises:
         ValueError: `days` < 1, a day outside the run, or (for a scenario with both an incident

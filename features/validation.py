@@ -5,11 +5,14 @@ Core: `BatchValidator` (one Great Expectations context and suite, reused across 
 with a readable reason and the failure each guards against, counts, and the full result as JSON.
 A schema break is a failed outcome, never an exception.
 
-Adapter: `validate_pending_batches` checks every raw ``YYYY-MM-DD.parquet`` not yet checked, in
-date order. A passing batch is copied to the validated folder; a failing one (unreadable files
-included) goes to ``quarantine/<batch>/`` with a copy of the batch, ``validation.json`` and the
-Data Docs page of that validation run. Every run, passing or not, is also kept in the Great
-Expectations file context (results and Data Docs site). Raw files are only ever read.
+Adapter: `validate_pending_batches` checks every raw ``<batch_id>.parquet`` not yet checked, in
+date order (a batch id is ``YYYY-MM-DD``, or ``YYYY-MM-DD.<suffix>`` for a further batch of an
+already-filled day, see `is_batch_id`). A passing batch is copied to the validated folder; a
+failing one (unreadable or mis-named files included) goes to ``quarantine/<batch>/`` with a
+copy of the batch, ``validation.json`` and the Data Docs page of that validation run. Every
+run, passing or not, is also kept in the Great Expectations file context (results and Data Docs
+site). Raw files are only ever read; files that are not ``*.parquet`` are never batches
+(`stray_files` lists them so that a caller can say so).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
@@ -45,7 +49,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 
 from features.contract import DatasetContract
-from features.expectations import GuardConfig, build_suite
+from features.expectations import GUARD_META_KEY, build_suite
 
 #: Name of the validation result file in a quarantine folder.
 VALIDATION_FILE: Final = "validation.json"
@@ -72,7 +76,7 @@ class FailedExpectation:
             (or ``read_parquet``, ``batch_file_name`` or ``run_validation`` when the file never
             reached or never finished validation).
         column: The column checked, the first of a column pair, or None for table-level checks.
-        reason: What was expected and what was observed, e.g. ``expected median of amount in
+        reason: What was expected and what was observed, e.g. ``expected median of price in
             [5, 500]; observed 4112``.
         guards_against: The expectation's notes: the real-world failure it exists to catch.
     """
@@ -142,17 +146,38 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _value(value: Any) -> str:
+    """A value as written in a condition: text quoted, numbers as they are."""
+    return repr(value) if isinstance(value, str) else _fmt(value)
+
+
+def _percent(share: float) -> str:
+    """A share in [0, 1] as a percentage with three significant digits, e.g. ``2.47%``."""
+    return f"{share * 100:.3g}%"
+
+
 def _bounds(kwargs: Mapping[str, Any]) -> str:
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     return f"[{'-inf' if low is None else _fmt(low)}, {'inf' if high is None else _fmt(high)}]"
+
+
+def _share_bounds(low: float | None, high: float | None) -> str:
+    return f"[{_percent(low or 0.0)}, {_percent(1.0 if high is None else high)}]"
 
 
 def _condition_text(condition: Any) -> str:
     if isinstance(condition, Mapping) and condition.get("type") == "comparison":
         column = condition.get("column", {})
         name = column.get("name") if isinstance(column, Mapping) else column
-        return f" where {name} {condition.get('operator')} {_fmt(condition.get('parameter'))}"
+        return f" where {name} {condition.get('operator')} {_value(condition.get('parameter'))}"
     return f" where {condition}" if condition else ""
+
+
+def _mostly_text(kwargs: Mapping[str, Any]) -> str:
+    mostly = kwargs.get("mostly")
+    if mostly is None or float(mostly) >= 1.0:
+        return ""
+    return f" in at least {_percent(float(mostly))} of the non-missing rows"
 
 
 def _expected_text(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
@@ -163,12 +188,19 @@ def _expected_text(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
         ),
         "expect_column_values_to_be_in_type_list": f"a dtype in {kwargs.get('type_list')}",
         "expect_column_values_to_not_be_null": "no missing values",
+        "expect_column_values_to_be_null": "only missing values",
         "expect_column_values_to_be_between": f"values in {_bounds(kwargs)}",
-        "expect_column_values_to_be_in_set": f"values in {kwargs.get('value_set')}",
+        "expect_column_values_to_be_in_set": f"values in {_fmt(kwargs.get('value_set'))}",
+        "expect_column_values_to_not_be_in_set": f"no values in {_fmt(kwargs.get('value_set'))}",
         "expect_column_values_to_be_unique": "unique values",
         "expect_column_pair_values_a_to_be_greater_than_b": (
             f"{kwargs.get('column_A')} {'>=' if kwargs.get('or_equal') else '>'} "
             f"{kwargs.get('column_B')}"
+            + (
+                " where both are present"
+                if kwargs.get("ignore_row_if") == "either_value_is_missing"
+                else ""
+            )
         ),
         "expect_table_row_count_to_be_between": f"a row count in {_bounds(kwargs)}",
         "expect_column_mean_to_be_between": f"mean of {column} in {_bounds(kwargs)}",
@@ -178,10 +210,10 @@ def _expected_text(expectation_type: str, kwargs: Mapping[str, Any]) -> str:
         ),
     }
     text = texts.get(expectation_type, f"{expectation_type} to hold")
-    return text + _condition_text(kwargs.get("row_condition"))
+    return text + _mostly_text(kwargs) + _condition_text(kwargs.get("row_condition"))
 
 
-def _observed_text(result: Mapping[str, Any]) -> str:
+def _observed_text(result: Mapping[str, Any], kwargs: Mapping[str, Any]) -> str:
     mismatched = (result.get("details") or {}).get("mismatched")
     if isinstance(mismatched, Mapping):
         missing = list(mismatched.get("missing") or [])
@@ -189,14 +221,48 @@ def _observed_text(result: Mapping[str, Any]) -> str:
         return f"missing columns: {missing or 'none'}; unexpected columns: {unexpected or 'none'}"
     if result.get("unexpected_count") is not None:
         count = int(result["unexpected_count"])
-        total = result.get("element_count")
+        # Rows with a missing value are not checked (and not in unexpected_percent either).
+        gaps = int(result.get("missing_count") or 0)
+        checked = int(result.get("element_count") or 0) - gaps
         examples = result.get("partial_unexpected_list") or []
-        share = f" ({float(result['unexpected_percent']):.2f} %)" if total else ""
+        percent = result.get("unexpected_percent")
+        share = f" ({float(percent):.2f} %)" if checked and percent is not None else ""
         example_text = f", e.g. {_fmt(list(examples))}" if examples else ""
-        return f"{count} of {total} rows violate it{share}{example_text}"
+        conditional = kwargs.get("row_condition") is not None
+        rows = f"{checked} {'non-missing ' if gaps else ''}{'such ' if conditional else ''}rows"
+        if _mostly_text(kwargs) and percent is not None:
+            matching = _percent(1.0 - float(percent) / 100)
+            return f"observed {matching} ({count} of {rows} do not match{example_text})"
+        return f"{count} of {rows} violate it{share}{example_text}"
     if "observed_value" in result:
         return f"observed {_fmt(result['observed_value'])}"
     return "no observed value reported"
+
+
+def _guard_text(
+    expectation_type: str, meta: Mapping[str, Any], result: Mapping[str, Any]
+) -> str | None:
+    """The reason of a failed share guard, in the contract's own terms; None for other checks.
+
+    A label-rate guard is checked as "in {positive}" or "not in {positive}" with ``mostly``
+    and a null-share guard as a non-null share; both are reported as the share the contract
+    bounds (positives among labelled rows, missing values), e.g. ``expected the share of
+    label == 'yes' in [10%, 40%]; observed 62.5%``.
+    """
+    kind = meta.get(GUARD_META_KEY)
+    low, high = meta.get("min"), meta.get("max")
+    if kind == "label_rate" and result.get("unexpected_percent") is not None:
+        unexpected = float(result["unexpected_percent"]) / 100
+        # The lower-bound check counts non-positives as unexpected, the upper one positives.
+        in_set = expectation_type == "expect_column_values_to_be_in_set"
+        observed = 1.0 - unexpected if in_set else unexpected
+        what = f"the share of {meta.get('column')} == {_value(meta.get('positive'))}"
+        return f"expected {what} in {_share_bounds(low, high)}; observed {_percent(observed)}"
+    if kind == "null_share" and isinstance(result.get("observed_value"), int | float):
+        observed = 1.0 - float(result["observed_value"])
+        what = f"the share of missing {meta.get('column')}"
+        return f"expected {what} in {_share_bounds(low, high)}; observed {_percent(observed)}"
+    return None
 
 
 def _exception_messages(info: Mapping[str, Any] | None) -> list[str]:
@@ -247,7 +313,10 @@ def describe_failure(
     elif errors:
         reason = f"expected {expected}; could not be evaluated: {'; '.join(errors)}"
     else:
-        reason = f"expected {expected}; {_observed_text(result.result or {})}"
+        observed = result.result or {}
+        reason = _guard_text(config.type, config.meta or {}, observed) or (
+            f"expected {expected}; {_observed_text(observed, kwargs)}"
+        )
     return FailedExpectation(
         expectation_type=config.type,
         column=str(column) if column is not None else None,
@@ -305,15 +374,10 @@ class BatchValidator:
     Args:
         contract: The dataset contract the suite is derived from.
         context: A Great Expectations context; an ephemeral (in-memory) one when None.
-        guards: Bounds of the hand-written expectations; `GuardConfig()` when None.
     """
 
     def __init__(
-        self,
-        contract: DatasetContract,
-        context: AbstractDataContext | None = None,
-        *,
-        guards: GuardConfig | None = None,
+        self, contract: DatasetContract, context: AbstractDataContext | None = None
     ) -> None:
         self.contract = contract
         self.context = context if context is not None else gx.get_context(mode="ephemeral")
@@ -321,7 +385,7 @@ class BatchValidator:
         datasource = self.context.data_sources.add_or_update_pandas(name=f"{contract.name}_batches")
         asset = datasource.add_dataframe_asset(name="daily_batch")
         batch_definition = asset.add_batch_definition_whole_dataframe("whole_batch")
-        self.suite = self.context.suites.add_or_update(build_suite(contract, guards))
+        self.suite = self.context.suites.add_or_update(build_suite(contract))
         validation = self.context.validation_definitions.add_or_update(
             gx.ValidationDefinition(
                 name=f"{contract.name}_gate", data=batch_definition, suite=self.suite
@@ -372,7 +436,6 @@ def validate_frame(
     contract: DatasetContract,
     *,
     context: AbstractDataContext | None = None,
-    guards: GuardConfig | None = None,
 ) -> ValidationOutcome:
     """Validate one batch against the contract's suite.
 
@@ -382,7 +445,7 @@ def validate_frame(
     Raises:
         ValidationInputError: `frame` is not a pandas DataFrame.
     """
-    return BatchValidator(contract, context, guards=guards).validate(frame)
+    return BatchValidator(contract, context).validate(frame)
 
 
 # --- the adapter: raw batch files ----------------------------------------------------------
@@ -393,7 +456,7 @@ class BatchOutcome:
     """What the gate did with one raw batch file.
 
     Attributes:
-        batch_id: The file stem, ``YYYY-MM-DD``.
+        batch_id: The file stem: ``YYYY-MM-DD`` or ``YYYY-MM-DD.<suffix>``.
         success: True if the batch passed and was copied to the validated folder.
         destination: The validated copy, or the batch's quarantine folder.
         failures: Why it was quarantined (empty on success).
@@ -412,29 +475,83 @@ class BatchOutcome:
 ProgressCallback = Callable[[str, BatchOutcome], None]
 
 
-def is_batch_id(name: str) -> bool:
-    """True for a ``YYYY-MM-DD`` date string, the only valid raw batch file stem."""
+#: A batch id: an ISO day, optionally followed by ``.<suffix>`` for a further batch of that day.
+_BATCH_ID: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.[a-z0-9]{1,16})?$")
+#: The batch-id rule, as error messages state it.
+BATCH_ID_RULE: Final = (
+    "YYYY-MM-DD, or YYYY-MM-DD.<suffix> with a suffix of 1 to 16 lower-case letters or digits "
+    "for a further batch of the same day"
+)
+
+
+def _day_of(name: str) -> datetime.date | None:
+    match = _BATCH_ID.match(name)
+    if match is None:
+        return None
     try:
-        return datetime.date.fromisoformat(name).isoformat() == name
-    except ValueError:
-        return False
+        return datetime.date.fromisoformat(match.group(1))
+    except ValueError:  # e.g. 2026-02-30
+        return None
+
+
+def is_batch_id(name: str) -> bool:
+    """True for a raw batch file stem: ``YYYY-MM-DD`` or ``YYYY-MM-DD.<suffix>``.
+
+    The date must exist; the suffix is 1 to 16 lower-case letters or digits. A suffixed batch
+    is a further batch of a day that already has one (ingest writes it, never overwriting).
+    """
+    return _day_of(name) is not None
+
+
+def batch_date(batch_id: str) -> datetime.date:
+    """The day a batch belongs to (``2026-01-03`` for ``2026-01-03`` and ``2026-01-03.b``).
+
+    Raises:
+        ValueError: `batch_id` is not a batch id; the message names it and states the rule.
+    """
+    day = _day_of(batch_id)
+    if day is None:
+        raise ValueError(f"'{batch_id}' is not a batch id: expected {BATCH_ID_RULE}")
+    return day
+
+
+def _batch_order(path: Path) -> tuple[bool, str]:
+    """Batches by day, a day's first batch before its suffixed ones; other names last."""
+    return not is_batch_id(path.stem), path.stem
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Files in `folder`, leaving out hidden ones (such as a writer's temporary files)."""
+    return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+
+
+def stray_files(raw_dir: Path) -> list[Path]:
+    """Visible files in the raw folder that the gate will never look at, sorted by name.
+
+    Only ``*.parquet`` files are batches; anything else there (a CSV dropped in by hand, a
+    README) is ignored by `pending_batches`, so a caller should say so rather than report
+    "nothing to validate". A missing folder holds no stray files.
+    """
+    if not raw_dir.is_dir():
+        return []
+    return sorted(p for p in _visible_files(raw_dir) if p.suffix != ".parquet")
 
 
 def pending_batches(raw_dir: Path, validated_dir: Path, quarantine_dir: Path) -> list[Path]:
     """Raw Parquet files neither validated nor quarantined yet, oldest batch first.
 
-    Files whose stem is not a date sort last (the gate quarantines them); hidden files, such as
-    a writer's temporary files, are ignored.
+    Files whose stem is not a batch id sort last (the gate quarantines them); hidden files, such
+    as a writer's temporary files, are ignored, and so are files that are not ``*.parquet``
+    (see `stray_files`).
 
     Raises:
         ValidationInputError: `raw_dir` is not a folder.
     """
     if not raw_dir.is_dir():
         raise ValidationInputError(
-            f"raw batch folder {raw_dir} does not exist; generate batches first"
+            f"raw batch folder {raw_dir} does not exist; generate or ingest batches first"
         )
-    files = [p for p in raw_dir.glob("*.parquet") if p.is_file() and not p.name.startswith(".")]
-    files.sort(key=lambda p: (not is_batch_id(p.stem), p.stem))
+    files = sorted((p for p in _visible_files(raw_dir) if p.suffix == ".parquet"), key=_batch_order)
     return [
         p
         for p in files
@@ -530,12 +647,9 @@ class ValidationGate:
     costs more as results accumulate); a failing batch gets its page at once, for quarantine.
     """
 
-    def __init__(
-        self, gx_dir: Path, contract: DatasetContract, guards: GuardConfig | None = None
-    ) -> None:
+    def __init__(self, gx_dir: Path, contract: DatasetContract) -> None:
         self._gx_dir = gx_dir
         self._contract = contract
-        self._guards = guards
         self._validator: BatchValidator | None = None
         self._passed: list[ValidationResultIdentifier] = []
 
@@ -545,7 +659,7 @@ class ValidationGate:
         if self._validator is None:
             self._gx_dir.mkdir(parents=True, exist_ok=True)
             context = gx.get_context(mode="file", project_root_dir=str(self._gx_dir))
-            self._validator = BatchValidator(self._contract, context, guards=self._guards)
+            self._validator = BatchValidator(self._contract, context)
         return self._validator
 
     def check(self, batch_id: str, payload: bytes) -> _Checked:
@@ -554,7 +668,8 @@ class ValidationGate:
             return _Checked(
                 _not_validated(
                     _NAME_FAILURE,
-                    f"file name '{batch_id}.parquet' is not a batch id (expected YYYY-MM-DD)",
+                    f"file name '{batch_id}.parquet' is not a batch id: expected "
+                    f"{BATCH_ID_RULE}, then '.parquet'",
                     "A stray or mis-named file in the raw folder, which would otherwise be "
                     "trained on under a date nobody can trace.",
                 ),
@@ -700,7 +815,6 @@ def validate_pending_batches(
     gx_dir: Path,
     contract: DatasetContract,
     *,
-    guards: GuardConfig | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> list[BatchOutcome]:
     """Check each raw batch not yet checked, oldest first, and file it.
@@ -716,12 +830,11 @@ def validate_pending_batches(
     changed. A rerun skips batches already filed either way.
 
     Args:
-        raw_dir: Folder of raw ``YYYY-MM-DD.parquet`` batches.
+        raw_dir: Folder of raw ``<batch_id>.parquet`` batches (see `is_batch_id`).
         validated_dir: Where passing batches are copied.
         quarantine_dir: Where failing batches are filed, one folder each.
         gx_dir: Project root of the Great Expectations file context (suite, results, Data Docs).
         contract: The dataset contract the suite is derived from.
-        guards: Bounds of the hand-written expectations; `GuardConfig()` when None.
         on_progress: Called as ``on_progress(batch_id, outcome)`` after each batch is filed.
 
     Returns:
@@ -730,6 +843,6 @@ def validate_pending_batches(
     Raises:
         ValidationInputError: `raw_dir` is not a folder.
     """
-    return ValidationGate(gx_dir, contract, guards).validate_pending(
+    return ValidationGate(gx_dir, contract).validate_pending(
         raw_dir, validated_dir, quarantine_dir, on_progress=on_progress
     )

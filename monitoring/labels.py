@@ -1,9 +1,10 @@
 """Prediction and label logs: read them (adapters) and join them (pure).
 
-Labels arrive days after the prediction (chargebacks), so performance is measured on the
-predictions whose label had matured by a given time. :func:`matured_performance_frame` does
-that join; :func:`read_prediction_log` and :func:`read_labels` read the JSON-lines logs the
-serving stage and the label feed write (layouts in the registry conventions).
+Labels arrive after the prediction (e.g. a chargeback, or a customer who has or has not left
+after a month), so performance is measured on the predictions whose label had matured by a
+given time. :func:`matured_performance_frame` does that join; :func:`read_prediction_log` and
+:func:`read_labels` read the JSON-lines logs the serving stage and the label feed write. Field
+names other than the contract's columns come from ``features.vocabulary``.
 
 A log being appended to can end in a half-written line. The readers skip such a last line and
 count it in :attr:`LogRead.skipped_lines`; any other unreadable line is an error.
@@ -20,11 +21,8 @@ from typing import Any
 import pandas as pd
 
 from features.contract import DatasetContract
+from features.vocabulary import LABELS_FILE, LOGGED_AT, RECEIVED_AT
 from monitoring.errors import LogFormatError, MonitoringInputError
-
-LABELS_FILE = "labels.jsonl"
-RECEIVED_AT = "received_at"
-PREDICTION_TIME_COLUMNS = ("event_time", "logged_at")
 
 
 @dataclass(frozen=True)
@@ -92,11 +90,14 @@ def _utc_naive(values: pd.Series, column: str, source: str) -> pd.Series:
     return parsed.dt.tz_convert(None)
 
 
-def read_prediction_log(predictions_dir: Path, start_date: date, end_date: date) -> LogRead:
+def read_prediction_log(
+    predictions_dir: Path, contract: DatasetContract, start_date: date, end_date: date
+) -> LogRead:
     """Read ``<predictions_dir>/YYYY-MM-DD.jsonl`` for each event date, both ends included.
 
-    Days without a file contribute no rows and are listed in ``missing_files``. ``event_time``
-    and ``logged_at`` become tz-naive UTC datetimes; the other keys are kept as logged.
+    Days without a file contribute no rows and are listed in ``missing_files``. The contract's
+    event-time column and ``logged_at`` become tz-naive UTC datetimes; the other keys are kept
+    as logged.
 
     Raises:
         LogFormatError: a line other than a file's last is not a JSON object, or a time is not
@@ -121,7 +122,7 @@ def read_prediction_log(predictions_dir: Path, start_date: date, end_date: date)
             missing.append(path)
         day += timedelta(days=1)
     frame = pd.DataFrame.from_records(records)
-    for column in PREDICTION_TIME_COLUMNS:
+    for column in (contract.event_time_column, LOGGED_AT):
         if column in frame.columns:
             frame[column] = _utc_naive(frame[column], column, str(predictions_dir))
     return LogRead(frame, skipped, tuple(files), tuple(missing))
@@ -130,17 +131,20 @@ def read_prediction_log(predictions_dir: Path, start_date: date, end_date: date)
 def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
     """Read ``<labels_dir>/labels.jsonl``; a missing file means no label has arrived yet.
 
-    A missing file gives an empty frame, with the file listed in ``missing_files``. The frame
-    always has the id, label, ``received_at`` and label-available-time columns (times tz-naive
-    UTC; the label-available time is NaT where the record did not carry it).
+    The log holds each label as the contract declares it (e.g. ``0``/``1`` or ``"no"``/
+    ``"yes"``); the frame holds it as 0/1 ``int64``, 1 for the contract's positive label. A
+    missing file gives an empty frame, with the file listed in ``missing_files``. The frame
+    always has the id, label, ``received_at`` and ``contract.label_available_field`` columns
+    (times tz-naive UTC; the label-available time is NaT where the record did not carry it).
 
     Raises:
         LogFormatError: a line other than the last is not a JSON object, a record lacks the id,
-            the label or ``received_at``, a label is not 0/1, or a time is not ISO 8601.
+            the label or ``received_at``, a label is not one of the contract's two values, or a
+            time is not ISO 8601.
     """
     path = labels_dir / LABELS_FILE
     id_col, label_col = contract.id_column, contract.label_column
-    available_col = contract.label_available_time_column
+    available_col = contract.label_available_field
     columns = [id_col, label_col, RECEIVED_AT, available_col]
     if not path.is_file():
         empty = pd.DataFrame(
@@ -162,15 +166,43 @@ def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
         frame = pd.DataFrame(columns=columns)
     if available_col not in frame.columns:
         frame[available_col] = None
-    labels = frame[label_col]
-    if not labels.isin([0, 1]).all():
-        bad = labels[~labels.isin([0, 1])].unique()[:5].tolist()
-        raise LogFormatError(f"{path}: label '{label_col}' must be 0 or 1; found {bad}")
+    try:
+        binary = contract.binary_labels(frame[label_col])
+    except ValueError as exc:
+        raise LogFormatError(f"{path}: {exc}") from None
     frame[id_col] = frame[id_col].astype(str)
-    frame[label_col] = labels.astype("int64")
+    frame[label_col] = binary.astype("int64")
     frame[RECEIVED_AT] = _utc_naive(frame[RECEIVED_AT], RECEIVED_AT, str(path))
     frame[available_col] = _utc_naive(frame[available_col], available_col, str(path))
     return LogRead(frame[columns], skipped, (path,), ())
+
+
+def _known_at(
+    labels: pd.DataFrame, predictions: pd.DataFrame, contract: DatasetContract
+) -> pd.Series:
+    """When each label became known: the time its record carries, else the contract's rule.
+
+    The rule is ``received_at`` for a contract with a label-available-time column (the record
+    should have carried it), and the prediction's event time plus ``label_delay`` otherwise.
+    """
+    available_col = contract.label_available_field
+    carried = (
+        labels[available_col]
+        if available_col in labels.columns
+        else pd.Series(pd.NaT, index=labels.index, dtype="datetime64[ns]")
+    )
+    if contract.label_delay is None:
+        return carried.fillna(labels[RECEIVED_AT])
+    event_col = contract.event_time_column
+    if event_col not in predictions.columns:
+        raise MonitoringInputError(
+            f"predictions lack the event-time column '{event_col}': a label becomes known "
+            f"{contract.label_delay} after the event, so as_of needs it"
+        )
+    event_time = labels[contract.id_column].map(
+        predictions.set_index(contract.id_column)[event_col]
+    )
+    return carried.fillna(pd.to_datetime(event_time) + contract.label_delay)
 
 
 def matured_performance_frame(
@@ -183,23 +215,33 @@ def matured_performance_frame(
     """Every prediction with its label where the label had matured, else a missing label.
 
     A left join on the contract's id column: the result has one row per prediction and the
-    label column (nullable ``Int64``, missing where no label is known) plus the label's
-    ``received_at`` and label-available time, so label coverage is ``label.notna().mean()``.
+    label column (0/1, nullable ``Int64``, missing where no label is known) plus the label's
+    ``received_at`` and ``contract.label_available_field`` time (as the record carried it), so
+    label coverage is ``label.notna().mean()``.
 
     Rules:
-        * With ``as_of``, labels that became known after it are ignored: known means the
-          label-available time, or ``received_at`` where the record did not carry one.
-        * Of several labels for one id (a corrected chargeback), the one received last wins
-          (ties: the later row in the log).
-        * A transaction scored more than once (a retried request) keeps its last-logged
-          prediction (``logged_at`` if present, else row order).
+        * With ``as_of``, labels that became known after it are ignored. Known means the
+          label-available time the record carries; a record without one is known at its
+          ``received_at`` (contract with a label-available-time column), or at the
+          prediction's event time plus the contract's ``label_delay``.
+        * Of several labels for one id (a corrected label), the one received last wins (ties:
+          the later row in the log).
+        * A row scored more than once (a retried request) keeps its last-logged prediction
+          (``logged_at`` if present, else row order).
+
+    Args:
+        predictions: Prediction-log rows (see :func:`read_prediction_log`).
+        labels: Label-log rows with 0/1 labels (see :func:`read_labels`).
+        contract: Names the id, label, event-time and label-available columns.
+        as_of: Ignore labels that became known after this time (None: use every label).
 
     Raises:
         MonitoringInputError: a frame lacks the id column, the labels lack the label column or
-            ``received_at``, or the predictions already carry a label column.
+            ``received_at``, the predictions already carry a label column, or ``as_of`` is
+            given for a label-delay contract and the predictions lack the event time.
     """
     id_col, label_col = contract.id_column, contract.label_column
-    available_col = contract.label_available_time_column
+    available_col = contract.label_available_field
     if id_col not in predictions.columns:
         raise MonitoringInputError(f"predictions lack the id column '{id_col}'")
     absent = [c for c in (id_col, label_col, RECEIVED_AT) if c not in labels.columns]
@@ -213,26 +255,26 @@ def matured_performance_frame(
             f"predictions already hold label column(s) {clash}: join raw predictions only"
         )
 
-    known = labels.copy()
+    scored = predictions.reset_index(drop=True)
+    if LOGGED_AT in scored.columns:
+        scored = scored.sort_values(LOGGED_AT, kind="stable")
+    scored = scored.drop_duplicates(id_col, keep="last").sort_index()
+    scored = scored.assign(**{id_col: scored[id_col].astype(str)})
+
+    known = labels.reset_index(drop=True)
+    known = known.assign(**{id_col: known[id_col].astype(str)})
     if available_col not in known.columns:
         known[available_col] = pd.NaT
-    known_at = known[available_col].fillna(known[RECEIVED_AT])
     if as_of is not None:
-        known = known[known_at <= pd.Timestamp(as_of)]
+        known = known[_known_at(known, scored, contract) <= pd.Timestamp(as_of)]
     known = (
         known.reset_index(drop=True)
         .rename_axis("_row")
         .sort_values([RECEIVED_AT, "_row"], kind="stable")
         .drop_duplicates(id_col, keep="last")
     )
-    known = known[[id_col, label_col, RECEIVED_AT, available_col]].copy()
-    known[id_col] = known[id_col].astype(str)
+    known = known[[id_col, label_col, RECEIVED_AT, available_col]]
 
-    scored = predictions.reset_index(drop=True)
-    if "logged_at" in scored.columns:
-        scored = scored.sort_values("logged_at", kind="stable")
-    scored = scored.drop_duplicates(id_col, keep="last").sort_index()
-    scored = scored.assign(**{id_col: scored[id_col].astype(str)})
     joined = scored.merge(known, on=id_col, how="left", validate="one_to_one")
     joined[label_col] = joined[label_col].astype("Int64")
     return joined.reset_index(drop=True)

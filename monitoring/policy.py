@@ -2,12 +2,14 @@
 
 Rules, in the order a person would check them:
 
-1. **Drift**: the last ``drift_windows_to_retrain`` windows *after the last retrain* all have
-   ``drift_share >= drift_share_threshold``. Windows up to and including the retrain window were
-   compared with the previous model's reference, so they do not count for the new one.
+1. **Drift**: the last ``drift_windows_to_retrain`` windows *after the last retrain* were all
+   flagged (``data_drift_detected``: the monitoring stage decided it once, with its drift-share
+   threshold). Windows up to and including the retrain window were compared with the previous
+   model's reference, so they do not count for the new one.
 2. **Performance**: on the latest window, ``pr_auc_drop > performance_drop_to_retrain``,
-   provided at least ``min_labelled_rows`` labels had matured (otherwise the rule is skipped and
-   the reason says why).
+   provided the window's performance was evaluated at all (monitoring skips it when too few
+   positive labels had matured; the rule is then skipped and the reason gives the window's
+   note).
 3. **Cool-down**: while the latest window is at most ``cooldown_windows`` windows after the
    last retrain window (the retrain window itself included), the verdict is "hold" whatever the
    rules say; the reason names what was held back and how many windows remain.
@@ -29,11 +31,16 @@ from monitoring.summary import WindowSummary
 
 Verdict = Literal["retrain", "hold"]
 Trigger = Literal["drift", "performance"]
-Number = float | int | str | None
+Number = bool | float | int | str | None
 
 
 class RetrainPolicy(BaseModel):
-    """Thresholds of the retraining rules (defaults match the project settings)."""
+    """Thresholds of the retraining rules: the ``retraining`` section of the settings tree.
+
+    Each default is defined here and nowhere else. What counts as a drifted window and how many
+    labels a performance figure needs belong to the monitoring section (``MonitoringConfig``):
+    the policy reads the verdicts the window summaries carry.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,12 +52,6 @@ class RetrainPolicy(BaseModel):
     )
     cooldown_windows: int = Field(
         default=5, ge=0, description="Windows after a retrain during which none starts."
-    )
-    min_labelled_rows: int = Field(
-        default=200, ge=1, description="Matured labels needed before the PR-AUC is trusted."
-    )
-    drift_share_threshold: float = Field(
-        default=0.3, gt=0, le=1, description="Share of drifted features that flags a window."
     )
 
 
@@ -86,10 +87,9 @@ def _drift_rule(
 ) -> tuple[bool, str, int]:
     """(fires, sentence, streak) for the windows after the last retrain."""
     k = policy.drift_windows_to_retrain
-    threshold = policy.drift_share_threshold
     streak = 0
     for summary in reversed(windows):
-        if summary.drift_share < threshold:
+        if not summary.data_drift_detected:
             break
         streak += 1
     if streak >= k:
@@ -102,11 +102,11 @@ def _drift_rule(
             "are needed",
             streak,
         )
-    latest = windows[-1].drift_share
+    latest = windows[-1]
     return (
         False,
         f"{streak} consecutive drifted window(s) of the {k} needed (latest drift share "
-        f"{latest:.2f}, threshold {threshold:.2f})",
+        f"{latest.drift_share:.2f}, threshold {latest.drift_share_threshold:.2f})",
         streak,
     )
 
@@ -116,18 +116,14 @@ def _performance_rule(latest: WindowSummary, policy: RetrainPolicy) -> tuple[boo
     performance = latest.performance
     if performance is None:
         return None, f"performance rule skipped: {latest.performance_note.rstrip('.')}"
-    if performance.n_labelled < policy.min_labelled_rows:
-        return None, (
-            f"performance rule skipped: only {performance.n_labelled} matured labels, "
-            f"{policy.min_labelled_rows} needed"
-        )
     drop = performance.pr_auc_drop
     if drop is None or performance.reference_pr_auc is None:
         return None, "performance rule skipped: no reference PR-AUC to compare with"
     allowed = policy.performance_drop_to_retrain
     if drop > allowed:
         return True, (
-            f"PR-AUC on {performance.n_labelled} matured labels fell by {drop:.3f} (from "
+            f"PR-AUC on {performance.n_labelled} matured labels ({performance.n_positives} "
+            f"positives) fell by {drop:.3f} (from "
             f"{performance.reference_pr_auc:.3f} to {performance.pr_auc:.3f}), more than the "
             f"allowed {allowed:.3f}"
         )
@@ -183,13 +179,15 @@ def decide_retraining(
         "drift_streak": streak,
         "drift_windows_to_retrain": policy.drift_windows_to_retrain,
         "latest_drift_share": latest.drift_share,
-        "drift_share_threshold": policy.drift_share_threshold,
+        "drift_share_threshold": latest.drift_share_threshold,
+        "latest_drift_detected": latest.data_drift_detected,
         "pr_auc": None if performance is None else performance.pr_auc,
         "reference_pr_auc": None if performance is None else performance.reference_pr_auc,
         "pr_auc_drop": None if performance is None else performance.pr_auc_drop,
         "performance_drop_to_retrain": policy.performance_drop_to_retrain,
-        "n_labelled": None if performance is None else performance.n_labelled,
-        "min_labelled_rows": policy.min_labelled_rows,
+        "n_labelled": latest.n_labelled,
+        "n_labelled_positives": latest.n_labelled_positives,
+        "min_labelled_positives": latest.min_labelled_positives,
         "last_retrain_window": last_retrain_window,
         "windows_since_retrain": windows_since_retrain,
         "cooldown_windows": policy.cooldown_windows,

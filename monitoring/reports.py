@@ -31,17 +31,24 @@ from evidently.metrics import (
 from evidently.presets import ClassificationPreset, DataDriftPreset
 
 from features.contract import DatasetContract
+from features.metrics import PR_AUC_METHOD
+from monitoring.config import MonitoringConfig
 from monitoring.errors import (
     EmptyWindowError,
     MetricNotFoundError,
     MonitoringError,
     MonitoringInputError,
 )
-from monitoring.performance import PerformanceFigures, classification_performance
+from monitoring.performance import (
+    PerformanceFigures,
+    classification_performance,
+    segment_performance,
+)
 from monitoring.summary import (
     ColumnDrift,
     DataQuality,
     PerformanceSummary,
+    SegmentPerformance,
     UnseenCategories,
     WindowSummary,
     window_id_for,
@@ -70,27 +77,25 @@ class WindowResult:
 
 
 def data_definition(
-    contract: DatasetContract,
-    *,
-    with_score: bool = True,
-    with_label: bool = False,
-    score_column: str = "score",
+    contract: DatasetContract, *, with_score: bool = True, with_label: bool = False
 ) -> DataDefinition:
     """Evidently column mapping derived from the contract, so the two cannot disagree.
 
-    Numerical and categorical columns are the contract's features (plus the model score,
-    numerical); the id and event-time columns are declared as id and timestamp so Evidently
-    never treats them as features. With ``with_label`` the label and the score are also declared
-    as a binary classification task (positive class 1) for Evidently's classification metrics.
+    Numerical and categorical columns are the contract's features (plus the model score, named
+    ``contract.score_name``, numerical); the id and event-time columns are declared as id and
+    timestamp so Evidently never treats them as features. With ``with_label`` the label (0/1)
+    and the score are also declared as a binary classification task (positive class 1) for
+    Evidently's classification metrics.
 
     Raises:
         ValueError: ``with_label`` without ``with_score`` (classification needs the score).
     """
     if with_label and not with_score:
         raise ValueError("with_label=True needs with_score=True: classification reads the score")
-    numerical = contract.numeric_features + ([score_column] if with_score else [])
+    score = contract.score_name
+    numerical = contract.numeric_features + ([score] if with_score else [])
     classification = (
-        [BinaryClassification(target=contract.label_column, prediction_probas=score_column)]
+        [BinaryClassification(target=contract.label_column, prediction_probas=score)]
         if with_label
         else None
     )
@@ -106,7 +111,7 @@ def data_definition(
 def find_metric(snapshot: Mapping[str, Any], name: str, **config: Any) -> dict[str, Any]:
     """The one metric of ``snapshot.dict()`` with this class name and these config values.
 
-    Example: ``find_metric(d, "ValueDrift", column="amount")["value"]``.
+    Example: ``find_metric(d, "ValueDrift", column="age")["value"]``.
 
     Raises:
         MetricNotFoundError: no metric, or more than one, matches.
@@ -181,12 +186,7 @@ def _as_category(series: pd.Series) -> pd.Series:
 
 
 def _evidently_frame(
-    frame: pd.DataFrame,
-    contract: DatasetContract,
-    *,
-    role: str,
-    score_column: str,
-    with_label: bool = False,
+    frame: pd.DataFrame, contract: DatasetContract, *, role: str, with_label: bool = False
 ) -> pd.DataFrame:
     """Only the mapped columns, typed as Evidently expects; raise on what does not convert.
 
@@ -194,6 +194,7 @@ def _evidently_frame(
     and time columns are left out: Evidently has nothing to compare in them, and it rejects a
     declared column present in one frame only.
     """
+    score_column = contract.score_name
     needed = [*contract.features, score_column] + ([contract.label_column] if with_label else [])
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -258,7 +259,7 @@ def _examples(values: pd.Series) -> tuple[str, ...]:
 
 
 def _measurable_features(
-    current: pd.DataFrame, reference: pd.DataFrame, contract: DatasetContract, score_column: str
+    current: pd.DataFrame, reference: pd.DataFrame, contract: DatasetContract
 ) -> list[str]:
     """Features with at least one value in both frames (Evidently cannot compare the others).
 
@@ -271,6 +272,7 @@ def _measurable_features(
         raise MonitoringInputError(
             f"the reference holds no value at all for {empty_in_reference}: rebuild it"
         )
+    score_column = contract.score_name
     for role, frame in (("reference", reference), ("window", current)):
         if frame[score_column].isna().any():
             raise MonitoringInputError(
@@ -293,11 +295,9 @@ def _emptied_column(column: str) -> ColumnDrift:
 
 
 def _drift_and_quality_report(
-    contract: DatasetContract,
-    drift_columns: list[str],
-    drift_share_threshold: float,
-    score_column: str,
+    contract: DatasetContract, drift_columns: list[str], drift_share_threshold: float
 ) -> Report:
+    score_column = contract.score_name
     bounded = [
         c
         for c in contract.numeric_features
@@ -329,9 +329,8 @@ def _quality(
     current: pd.DataFrame,
     reference: pd.DataFrame,
     contract: DatasetContract,
-    score_column: str,
 ) -> DataQuality:
-    columns = [*contract.features, score_column]
+    columns = [*contract.features, contract.score_name]
     out_of_range = {
         str(metric["config"]["column"]): int(metric["value"]["count"])
         for metric in snapshot["metrics"]
@@ -349,63 +348,90 @@ def _quality(
     )
 
 
+@dataclass(frozen=True)
+class _PerformanceResult:
+    """What the performance part of a window found, and the sentences it leaves for readers."""
+
+    summary: PerformanceSummary | None
+    note: str
+    snapshot: Any | None
+    n_labelled: int = 0
+    n_positives: int = 0
+    warnings: tuple[str, ...] = ()
+
+
 def _performance(
     labelled: pd.DataFrame | None,
     contract: DatasetContract,
     *,
     threshold: float,
     reference_performance: Mapping[str, float],
-    min_labelled_rows: int,
-    score_column: str,
-    performance_report: bool = True,
-) -> tuple[PerformanceSummary | None, str, Any | None]:
+    min_positives: int,
+    performance_report: bool,
+) -> _PerformanceResult:
+    """Performance on the matured labels, or None with the reason when they are too few.
+
+    PR-AUC on a handful of positives is mostly noise (a retrain fired on it is a false alarm),
+    so with fewer than ``min_positives`` matured positive labels, or without both classes,
+    nothing is evaluated and the note (also returned as a warning) gives the counts.
+    """
     if labelled is None:
-        return None, "no labelled predictions were given: performance not evaluated", None
-    label = contract.label_column
-    for column in (label, score_column):
+        return _PerformanceResult(
+            None, "no labelled predictions were given: performance not evaluated", None
+        )
+    label, score = contract.label_column, contract.score_name
+    for column in (label, score):
         if column not in labelled.columns:
             raise MonitoringInputError(
                 f"labelled frame lacks column '{column}'; build it with "
                 "matured_performance_frame(predictions, labels, contract)"
             )
     n_predictions = len(labelled)
-    matured = labelled[labelled[label].notna()]
+    matured = labelled[labelled[label].notna()].reset_index(drop=True)
+    raw = ~matured[label].isin([0, 1])
+    if raw.any():
+        raise MonitoringInputError(
+            f"labelled frame's '{label}' must hold 0/1 (1 = {contract.positive!r}), found "
+            f"{matured.loc[raw, label].unique()[:5].tolist()}: build it with "
+            "matured_performance_frame(predictions, read_labels(labels_dir, contract).frame, "
+            "contract)"
+        )
     n_labelled = len(matured)
     n_positives = int((matured[label] == 1).sum())
-    if n_labelled < min_labelled_rows:
-        return (
-            None,
-            f"only {n_labelled} of {n_predictions} predictions in the performance window have "
-            f"a matured label (at least {min_labelled_rows} needed): performance not evaluated",
-            None,
+    skipped = None
+    if n_positives < min_positives:
+        skipped = (
+            f"only {n_positives} positive label(s) among the {n_labelled} matured labels of "
+            f"{n_predictions} predictions in the performance window; at least {min_positives} "
+            "are needed for a stable PR-AUC: performance not evaluated"
         )
-    if n_positives in (0, n_labelled):
-        return (
-            None,
-            f"{n_labelled} matured labels hold {n_positives} positive(s): PR-AUC needs both "
-            "classes, performance not evaluated",
-            None,
+    elif n_positives == n_labelled:
+        skipped = (
+            f"all {n_labelled} matured labels are positive: PR-AUC needs both classes, "
+            "performance not evaluated"
         )
-    frame = _evidently_frame(
-        matured, contract, role="labelled", score_column=score_column, with_label=True
-    )
-    figures = classification_performance(
-        frame, contract, threshold=threshold, score_column=score_column
-    )
+    if skipped is not None:
+        return _PerformanceResult(None, skipped, None, n_labelled, n_positives, (skipped,))
+    frame = _evidently_frame(matured, contract, role="labelled", with_label=True)
+    figures = classification_performance(frame, contract, threshold=threshold)
     summary = _performance_summary(
-        figures, threshold, n_predictions, reference_performance=reference_performance
+        figures,
+        threshold,
+        n_predictions,
+        reference_performance=reference_performance,
+        segments=segment_performance(
+            matured.assign(**{label: frame[label], score: frame[score]}),
+            contract,
+            threshold=threshold,
+        ),
     )
-    snapshot = (
-        _classification_snapshot(frame, contract, threshold, score_column)
-        if performance_report
-        else None
-    )
+    snapshot = _classification_snapshot(frame, contract, threshold) if performance_report else None
     note = (
-        f"performance on {n_labelled} matured labels ({summary.label_coverage:.0%} of "
-        f"{n_predictions} predictions in the performance window); PR-AUC is average precision "
-        "(scikit-learn), recall and cost at the model's threshold"
+        f"performance on {n_labelled} matured labels with {n_positives} positives "
+        f"({summary.label_coverage:.0%} of {n_predictions} predictions in the performance "
+        f"window); PR-AUC is {PR_AUC_METHOD}, recall and cost at the model's threshold"
     )
-    return summary, note, snapshot
+    return _PerformanceResult(summary, note, snapshot, n_labelled, n_positives)
 
 
 def _performance_summary(
@@ -414,10 +440,11 @@ def _performance_summary(
     n_predictions: int,
     *,
     reference_performance: Mapping[str, float],
+    segments: dict[str, dict[str, SegmentPerformance]],
 ) -> PerformanceSummary:
     ref_pr_auc = reference_performance.get("pr_auc")
     ref_recall = reference_performance.get("recall_at_threshold")
-    ref_cost = reference_performance.get("expected_cost_per_txn")
+    ref_cost = reference_performance.get("expected_cost_per_row")
     return PerformanceSummary(
         n_predictions=n_predictions,
         n_labelled=figures.n_rows,
@@ -427,23 +454,21 @@ def _performance_summary(
         pr_auc=figures.pr_auc,
         recall_at_threshold=figures.recall_at_threshold,
         precision_at_threshold=figures.precision_at_threshold,
-        expected_cost_per_txn=figures.expected_cost_per_txn,
+        expected_cost_per_row=figures.expected_cost_per_row,
         reference_pr_auc=ref_pr_auc,
         reference_recall_at_threshold=ref_recall,
-        reference_expected_cost_per_txn=ref_cost,
+        reference_expected_cost_per_row=ref_cost,
         pr_auc_drop=None if ref_pr_auc is None else ref_pr_auc - figures.pr_auc,
         recall_drop=None if ref_recall is None else ref_recall - figures.recall_at_threshold,
-        cost_increase_per_txn=(
-            None if ref_cost is None else figures.expected_cost_per_txn - ref_cost
+        cost_increase_per_row=(
+            None if ref_cost is None else figures.expected_cost_per_row - ref_cost
         ),
+        segments=segments,
     )
 
 
 def _classification_snapshot(
-    matured: pd.DataFrame,
-    contract: DatasetContract,
-    threshold: float,
-    score_column: str,
+    matured: pd.DataFrame, contract: DatasetContract, threshold: float
 ) -> Any:
     """Evidently's classification view of the matured labels.
 
@@ -451,7 +476,7 @@ def _classification_snapshot(
     metrics, already in the summary beside the window's (running Evidently on the reference
     too would cost a third more per window for numbers the summary holds).
     """
-    definition = data_definition(contract, with_label=True, score_column=score_column)
+    definition = data_definition(contract, with_label=True)
     report = Report([ClassificationPreset(probas_threshold=threshold)], include_tests=False)
     return report.run(current_data=Dataset.from_pandas(matured, data_definition=definition))
 
@@ -464,51 +489,46 @@ def evaluate_window(
     labelled: pd.DataFrame | None,
     reference_performance: Mapping[str, float],
     threshold: float,
-    drift_share_threshold: float,
+    config: MonitoringConfig,
     window_start: date | None = None,
     window_end: date | None = None,
-    min_labelled_rows: int = 100,
-    score_column: str = "score",
     performance_report: bool = True,
 ) -> WindowResult:
     """Compare one window with the reference, and measure performance on matured labels.
 
-    The summary's performance figures are computed whether or not the Evidently
+    Drift is measured over the contract's features; performance (overall and per value of
+    every contract segment, features and non-feature segments alike) over the matured labels,
+    provided at least ``config.min_labelled_positives`` of them are positive and both classes
+    are present. Otherwise ``performance`` is None, and the note and the warnings give the
+    counts. The summary's performance figures are computed whether or not the Evidently
     classification report is built.
 
     Args:
-        reference: The champion's reference window (``reference/reference.parquet``): contract
-            features, ``score_column`` and the label.
-        current: The window's scored rows (prediction log): contract features and
-            ``score_column``; other columns are ignored.
-        contract: Feature roles, categories, ranges, label column and costs.
-        labelled: Predictions of the performance window with the label column, missing where
-            the label has not matured (see :func:`monitoring.labels.matured_performance_frame`);
-            None skips performance.
+        reference: The champion's reference window (stored with the model): contract
+            features, the score (``contract.score_name``) and the label (0/1).
+        current: The window's scored rows (prediction log): contract features and the score;
+            other columns are ignored.
+        contract: Feature roles, categories, ranges, segments, label, score name and costs.
+        labelled: Predictions of the performance window with the label column (0/1), missing
+            where the label has not matured (see
+            :func:`monitoring.labels.matured_performance_frame`); None skips performance.
         reference_performance: Training-time figures by name (``pr_auc``,
-            ``recall_at_threshold``, ``expected_cost_per_txn``; other keys are ignored). A
+            ``recall_at_threshold``, ``expected_cost_per_row``; other keys are ignored). A
             missing name leaves its delta None.
         threshold: The model's decision threshold (``score >= threshold`` is a positive).
-        drift_share_threshold: Share of drifted features from which the window is flagged.
+        config: The monitoring section of the settings: drift-share threshold, the minimum
+            number of matured positive labels, the minimum rows of a window.
         window_start: First day of the window; default: earliest event date in ``current``.
         window_end: Last day (inclusive); default: latest event date in ``current``.
-        min_labelled_rows: Fewer matured labels than this and performance is not evaluated.
-        score_column: Name of the model's probability column.
         performance_report: Build Evidently's classification report of the matured labels.
 
     Raises:
         EmptyWindowError: ``current`` has no rows.
-        MonitoringInputError: a frame lacks a column, a value has the wrong type, or an argument
-            is out of range.
+        MonitoringInputError: a frame lacks a column, a value has the wrong type, or the
+            threshold is not a probability.
     """
-    if not 0 < drift_share_threshold <= 1:
-        raise MonitoringInputError(
-            f"drift_share_threshold must be in (0, 1], got {drift_share_threshold}"
-        )
     if not 0 <= threshold <= 1:
         raise MonitoringInputError(f"threshold must be a probability in [0, 1], got {threshold}")
-    if min_labelled_rows < 1:
-        raise MonitoringInputError(f"min_labelled_rows must be >= 1, got {min_labelled_rows}")
     if current.empty:
         raise EmptyWindowError("the window frame has no rows: there is nothing to monitor")
     if reference.empty:
@@ -516,13 +536,11 @@ def evaluate_window(
 
     start, end = _window_bounds(current, contract, window_start, window_end)
     window_id = window_id_for(start, end)
-    reference_frame = _evidently_frame(
-        reference, contract, role="reference", score_column=score_column
-    )
-    current_frame = _evidently_frame(current, contract, role="window", score_column=score_column)
-    drift_columns = _measurable_features(current_frame, reference_frame, contract, score_column)
-    definition = data_definition(contract, score_column=score_column)
-    report = _drift_and_quality_report(contract, drift_columns, drift_share_threshold, score_column)
+    reference_frame = _evidently_frame(reference, contract, role="reference")
+    current_frame = _evidently_frame(current, contract, role="window")
+    drift_columns = _measurable_features(current_frame, reference_frame, contract)
+    definition = data_definition(contract)
+    report = _drift_and_quality_report(contract, drift_columns, config.drift_share_threshold)
     # An emptied feature makes Evidently's column statistics divide 0 by 0; it is reported as such.
     with np.errstate(invalid="ignore", divide="ignore"):
         snapshot = report.run(
@@ -540,31 +558,41 @@ def evaluate_window(
     drifted_count = find_metric(metrics, "DriftedColumnsCount", columns=drift_columns)
     n_drifted = int(drifted_count["value"]["count"]) + len(contract.features) - len(drift_columns)
     drift_share = n_drifted / len(contract.features)
-    performance, note, performance_snapshot = _performance(
+    performance = _performance(
         labelled,
         contract,
         threshold=threshold,
         reference_performance=reference_performance,
-        min_labelled_rows=min_labelled_rows,
-        score_column=score_column,
+        min_positives=config.min_labelled_positives,
         performance_report=performance_report,
     )
+    warnings = list(performance.warnings)
+    if len(current_frame) < config.min_window_rows:
+        warnings.append(
+            f"window {window_id} holds {len(current_frame)} predictions, fewer than the "
+            f"{config.min_window_rows} (min_window_rows) drift tests need for some power: "
+            "its drift verdict is weak evidence"
+        )
     summary = WindowSummary(
         window_id=window_id,
         window_start=start.isoformat(),
         window_end=end.isoformat(),
         n_rows=len(current_frame),
         n_reference_rows=len(reference_frame),
-        drift_share_threshold=drift_share_threshold,
+        drift_share_threshold=config.drift_share_threshold,
         feature_drift=feature_drift,
         n_drifted_features=n_drifted,
         drift_share=drift_share,
-        data_drift_detected=drift_share >= drift_share_threshold,
-        prediction_drift=_column_drift(metrics, score_column),
-        quality=_quality(metrics, current_frame, reference_frame, contract, score_column),
-        performance=performance,
-        performance_note=note,
+        data_drift_detected=drift_share >= config.drift_share_threshold,
+        prediction_drift=_column_drift(metrics, contract.score_name),
+        quality=_quality(metrics, current_frame, reference_frame, contract),
+        n_labelled=performance.n_labelled,
+        n_labelled_positives=performance.n_positives,
+        min_labelled_positives=config.min_labelled_positives,
+        performance=performance.summary,
+        performance_note=performance.note,
+        warnings=tuple(warnings),
     )
     return WindowResult(
-        summary=summary, snapshot=snapshot, performance_snapshot=performance_snapshot
+        summary=summary, snapshot=snapshot, performance_snapshot=performance.snapshot
     )

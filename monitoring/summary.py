@@ -13,9 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from features.metrics import PR_AUC_METHOD
 from monitoring.errors import SummaryFormatError
-
-PR_AUC_METHOD = "average precision (scikit-learn average_precision_score)"
 
 
 def window_id_for(start: date, end: date) -> str:
@@ -83,12 +82,30 @@ class DataQuality(_Frozen):
     unseen_categories: dict[str, UnseenCategories]
 
 
+class SegmentPerformance(_Frozen):
+    """Model quality on the matured labels of one value of one segment column.
+
+    Computed with the same metric core as the overall figures (``features.metrics``). A segment
+    value holds few rows, so each figure is None where it is undefined rather than a number
+    that means nothing: PR-AUC needs both classes, recall a positive, precision a flagged row.
+    The counts say how much a figure can be trusted.
+    """
+
+    n_labelled: int = Field(ge=0, description="Matured labels of this segment value.")
+    n_positives: int = Field(ge=0, description="Of those, how many hold the positive label.")
+    pr_auc: float | None = None
+    recall_at_threshold: float | None = None
+    precision_at_threshold: float | None = None
+
+
 class PerformanceSummary(_Frozen):
     """Model quality on the predictions whose labels had matured, beside the training figures.
 
     Deltas are signed so that a positive number is always worse: ``pr_auc_drop`` =
-    reference - current, ``recall_drop`` = reference - current, ``cost_increase_per_txn`` =
+    reference - current, ``recall_drop`` = reference - current, ``cost_increase_per_row`` =
     current - reference. A delta is None when the reference figure was not given.
+    ``segments`` holds, per contract segment column (features and non-feature segments alike),
+    the figures of each of its values present among the matured labels.
     """
 
     n_predictions: int = Field(ge=0, description="Predictions in the performance window.")
@@ -99,22 +116,26 @@ class PerformanceSummary(_Frozen):
     pr_auc: float
     recall_at_threshold: float
     precision_at_threshold: float | None
-    expected_cost_per_txn: float
+    expected_cost_per_row: float
     pr_auc_method: str = PR_AUC_METHOD
     reference_pr_auc: float | None = None
     reference_recall_at_threshold: float | None = None
-    reference_expected_cost_per_txn: float | None = None
+    reference_expected_cost_per_row: float | None = None
     pr_auc_drop: float | None = None
     recall_drop: float | None = None
-    cost_increase_per_txn: float | None = None
+    cost_increase_per_row: float | None = None
+    segments: dict[str, dict[str, SegmentPerformance]] = Field(default_factory=dict)
 
 
 class WindowSummary(_Frozen):
     """Everything one window found: data drift, score drift, data quality, maybe performance.
 
     ``data_drift_detected`` is ``drift_share >= drift_share_threshold``, where ``drift_share``
-    is the share of contract features Evidently flagged. ``performance`` is None when too few
-    labels had matured; ``performance_note`` says why, or what the figures cover.
+    is the share of contract features Evidently flagged; it is decided once, here, and the
+    retraining policy reads the flag. ``performance`` is None when fewer than
+    ``min_labelled_positives`` positive labels had matured (or one class is absent);
+    ``performance_note`` says why, or what the figures cover, and ``warnings`` repeats a skip
+    so that no reader misses it.
     """
 
     window_id: str = Field(description="Sortable id: 'YYYY-MM-DD' or 'YYYY-MM-DD_YYYY-MM-DD'.")
@@ -129,6 +150,13 @@ class WindowSummary(_Frozen):
     data_drift_detected: bool
     prediction_drift: ColumnDrift
     quality: DataQuality
+    n_labelled: int = Field(
+        ge=0, description="Matured labels in the performance window (0 when none were given)."
+    )
+    n_labelled_positives: int = Field(ge=0, description="Of those, the positive labels.")
+    min_labelled_positives: int = Field(
+        ge=1, description="Positive labels performance needs before it is evaluated."
+    )
     performance: PerformanceSummary | None
     performance_note: str
     warnings: tuple[str, ...] = ()

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.contract import DatasetContract
+from monitoring.config import MonitoringConfig
 from monitoring.errors import EmptyWindowError, MonitoringError, SummaryFormatError
 from monitoring.labels import matured_performance_frame, read_labels, read_prediction_log
 from monitoring.performance import classification_performance
@@ -69,7 +70,7 @@ def _performance_predictions(
         days = window_rows[contract.event_time_column].dt.date
         return window_rows[days >= performance_start], []
     earlier = read_prediction_log(
-        predictions_dir, performance_start, window_start - timedelta(days=1)
+        predictions_dir, contract, performance_start, window_start - timedelta(days=1)
     )
     frames = [f for f in (earlier.frame, window_rows) if not f.empty]
     return pd.concat(frames, ignore_index=True), earlier.warnings()
@@ -90,52 +91,43 @@ def monitor_window(
     monitoring_dir: Path,
     window: date | tuple[date, date],
     threshold: float,
-    drift_share_threshold: float,
+    config: MonitoringConfig,
     reference_performance: Mapping[str, float] | None = None,
-    performance_days: int = 7,
-    min_labelled_rows: int = 100,
     as_of: datetime | None = None,
-    score_column: str = "score",
-    write_html: bool = True,
     performance_report: bool = True,
 ) -> MonitorOutput:
     """Evaluate the window's predictions against the reference and write its reports.
 
-    Performance covers the trailing ``performance_days`` days of predictions ending with the
-    window's last day, joined with the labels known at ``as_of`` (default: the end of the
+    Performance covers the trailing ``config.performance_days`` days of predictions ending with
+    the window's last day, joined with the labels known at ``as_of`` (default: the end of the
     window's last day, so re-running a past window gives the same figures).
 
     Args:
-        reference: The champion's ``reference/reference.parquet`` (features, score, label).
+        reference: The champion's reference frame (features, extra segments, 0/1 label, score).
         contract: The dataset contract.
         predictions_dir: Folder of ``YYYY-MM-DD.jsonl`` prediction logs.
         labels_dir: Folder holding ``labels.jsonl`` (a missing file means no labels yet).
         monitoring_dir: Reports go to ``<monitoring_dir>/<window_id>/``.
         window: One day, or a ``(start, end)`` pair of days (inclusive).
-        threshold: The champion's decision threshold (model version tag ``threshold``).
-        drift_share_threshold: Share of drifted features that flags the window.
+        threshold: The champion's decision threshold (its model-version threshold tag).
+        config: The monitoring section of the settings: drift-share threshold, performance
+            days, minimum positive labels and window rows, and ``write_html`` (False writes only
+            ``summary.json``: each Evidently HTML embeds its ~4 MB JavaScript bundle).
         reference_performance: Training-time figures (``pr_auc``, ``recall_at_threshold``,
-            ``expected_cost_per_txn``); default: computed from the reference frame's score and
+            ``expected_cost_per_row``); default: computed from the reference frame's score and
             label with the same formulas as the window's.
-        performance_days: Length of the trailing performance window, in days.
-        min_labelled_rows: Fewer matured labels than this and performance is not evaluated.
         as_of: Labels known after this time are ignored.
-        score_column: Name of the probability column in the logs and the reference.
         performance_report: False skips Evidently's classification report of the matured
             labels (its HTML); the summary's performance figures are computed either way.
-        write_html: False writes only ``summary.json`` (each Evidently HTML embeds its ~4 MB
-            JavaScript bundle; a backfill of many windows may not want them).
 
     Raises:
         EmptyWindowError: no prediction was logged for the window; the message names the
             window and the files looked for.
         MonitoringError: bad arguments, unreadable logs or frames missing columns.
     """
-    if performance_days < 1:
-        raise MonitoringError(f"performance_days must be >= 1, got {performance_days}")
     start, end = _bounds(window)
     window_id = window_id_for(start, end)
-    current = read_prediction_log(predictions_dir, start, end)
+    current = read_prediction_log(predictions_dir, contract, start, end)
     if current.frame.empty:
         looked = ", ".join(p.name for p in (*current.files, *current.missing_files))
         raise EmptyWindowError(
@@ -147,6 +139,7 @@ def monitor_window(
         raise MonitoringError(
             f"prediction log in {predictions_dir} lacks '{contract.event_time_column}'"
         )
+    performance_days = config.performance_days
     performance_frame, earlier_warnings = _performance_predictions(
         predictions_dir, current.frame, contract, start, end - timedelta(days=performance_days - 1)
     )
@@ -168,7 +161,7 @@ def monitor_window(
         )
     if reference_performance is None:
         reference_performance = classification_performance(
-            reference, contract, threshold=threshold, score_column=score_column
+            reference, contract, threshold=threshold
         ).as_reference()
 
     result = evaluate_window(
@@ -178,14 +171,12 @@ def monitor_window(
         labelled=labelled,
         reference_performance=reference_performance,
         threshold=threshold,
-        drift_share_threshold=drift_share_threshold,
+        config=config,
         window_start=start,
         window_end=end,
-        min_labelled_rows=min_labelled_rows,
-        score_column=score_column,
-        performance_report=performance_report and write_html,
+        performance_report=performance_report and config.write_html,
     )
-    summary = result.summary.model_copy(update={"warnings": tuple(warnings)})
+    summary = result.summary.model_copy(update={"warnings": (*warnings, *result.summary.warnings)})
 
     directory = monitoring_dir / window_id
     directory.mkdir(parents=True, exist_ok=True)
@@ -193,7 +184,7 @@ def monitor_window(
     performance_path: Path | None = None
     for stale in (REPORT_FILE, PERFORMANCE_REPORT_FILE):  # from an earlier run of this window
         (directory / stale).unlink(missing_ok=True)
-    if write_html:
+    if config.write_html:
         report_path = directory / REPORT_FILE
         result.snapshot.save_html(str(report_path))
         if result.performance_snapshot is not None:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -20,20 +20,36 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.runtime import prefect_environment
-from pipelines.settings import Settings, load_settings
+from pipelines.settings import (
+    DEFAULT_CONTRACT,
+    REPO_ROOT,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 app = typer.Typer(
     name="lifecycle",
     rich_markup_mode="markdown",
     help=(
-        "Run the machine-learning lifecycle stage by stage: generate data, validate it, train, "
-        "promote, serve, monitor. Everything a run writes goes under the home folder "
-        "(.lifecycle/ by default, LIFECYCLE_HOME or --home to move it)."
+        "Run the machine-learning lifecycle stage by stage: bring data in (ingest or generate), "
+        "validate it, train, promote, serve, monitor. The dataset contract (--contract, "
+        f"LIFECYCLE_CONTRACT; default: {DEFAULT_CONTRACT.relative_to(REPO_ROOT)}) is the whole "
+        "plug-in for a use case. Everything a run writes goes under the home folder "
+        "(.lifecycle/ by default, LIFECYCLE_HOME or --home to move it). Thresholds come from "
+        "`LIFECYCLE_<SECTION>__<KEY>` variables or a lifecycle.toml file (--config)."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+contract_app = typer.Typer(
+    name="contract",
+    help="Draft a dataset contract from a data file, or check one.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(contract_app)
 # Wide enough for the demo's timeline when the output is a file or a CI log, not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 150)
 # Errors never wrap: a log line or a test reads one message per line.
@@ -42,6 +58,23 @@ errors = Console(stderr=True, soft_wrap=True)
 HomeOption = Annotated[
     Path | None,
     typer.Option("--home", help="Run home folder (default: .lifecycle, or LIFECYCLE_HOME)."),
+]
+ContractOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contract",
+        help=(
+            "Dataset contract YAML (default: LIFECYCLE_CONTRACT, else "
+            f"{DEFAULT_CONTRACT.relative_to(REPO_ROOT)})."
+        ),
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML settings file (default: LIFECYCLE_CONFIG, else ./lifecycle.toml if present).",
+    ),
 ]
 
 EXIT_FAILED_CHECK = 1
@@ -54,12 +87,24 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_for(home: Path | None) -> Settings:
-    """Build settings and prepare Prefect's environment before any flow module is imported."""
+def settings_for(
+    home: Path | None, contract: Path | None = None, config: Path | None = None
+) -> Settings:
+    """Build settings, check the contract, and prepare Prefect's environment.
+
+    Runs before any flow module is imported (Prefect reads its environment once). A bad
+    variable, config file or contract ends here with one line, before any work starts.
+    """
     try:
-        settings = load_settings(home=home)
-    except Exception as exc:  # pydantic's ValidationError names the bad variable
-        fail(f"invalid settings: {exc}")
+        settings = load_settings(config=config, home=home, contract=contract)
+    except SettingsError as exc:
+        fail(str(exc))
+    from features.contract import ContractError, load_contract
+
+    try:
+        load_contract(settings.contract)
+    except ContractError as exc:
+        fail(str(exc))
     os.environ.update(prefect_environment(settings, os.environ))
     # Prefect creates its home folder without parents; a fresh --home needs it made first.
     settings.paths.prefect.mkdir(parents=True, exist_ok=True)
@@ -73,6 +118,11 @@ USER_ERRORS = {
     "data.generator": ("BatchExistsError",),
     "data.scenarios": (),
     "features.contract": ("ContractError",),
+    "features.validation": ("ValidationInputError",),
+    "pipelines.ingest": ("IngestError",),
+    "pipelines.contract_draft": ("ContractDraftError",),
+    "pipelines.replay_scenarios": ("ScenarioError",),
+    "pipelines.settings": ("SettingsError",),
     "pipelines.flows": ("PipelineError",),
     "training.split": ("SplitError",),
     "training.leakage": ("LeakageError",),
@@ -106,13 +156,19 @@ def user_errors() -> Iterator[None]:
 
 
 def _generate_help() -> str:
-    """The generate command's help, with one line per scenario taken from the scenario table."""
-    from data.scenarios import SCENARIOS
+    """The generate command's help, with one line per scenario of each built-in use case."""
+    from data.usecases import USE_CASES
 
-    lines = "\n".join(f"- {name}: {scenario.summary}" for name, scenario in SCENARIOS.items())
+    blocks = []
+    for name, use_case in USE_CASES.items():
+        lines = "\n".join(f"- {s}: {summary}" for s, summary in use_case.scenarios().items())
+        blocks.append(
+            f"Use case **{name}** (`--contract {use_case.contract_file.name}`):\n\n{lines}"
+        )
     return (
-        "Write one immutable Parquet batch per day into the home's raw folder.\n\n"
-        f"Scenarios:\n\n{lines}\n\n"
+        "Write one immutable Parquet batch per day into the home's raw folder, from the "
+        "built-in generator of the contract's use case (a contract of your own has none: "
+        "bring its data in with `lifecycle ingest`).\n\n" + "\n\n".join(blocks) + "\n\n"
         "The incident day defaults to 40 % and the drift onset to 50 % of --days. The same "
         "seed gives the same bytes; an existing batch is never overwritten."
     )
@@ -123,7 +179,9 @@ def generate(
     scenario: Annotated[str, typer.Option(help="Scenario name (see the list above).")] = "none",
     days: Annotated[int, typer.Option(min=1, help="Number of daily batches.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 42,
-    rows_per_day: Annotated[int, typer.Option(min=50, help="Transactions per day.")] = 1500,
+    rows_per_day: Annotated[
+        int | None, typer.Option(min=50, help="Rows per day (default: the use case's volume).")
+    ] = None,
     start: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (default 2026-01-01).")
     ] = None,
@@ -132,47 +190,84 @@ def generate(
     ] = None,
     onset_day: Annotated[int | None, typer.Option(help="0-based day the drift starts.")] = None,
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Write one immutable Parquet batch per day (help text: ``_generate_help``)."""
-    from data.generator import DEFAULT_START, scenario_timeline, write_batches
-    from data.generator import generate as generate_batches
+    from data.generator import DEFAULT_START, write_batches
+    from data.usecases import use_case_for_contract, use_case_names
+    from features.contract import load_contract
 
-    settings = settings_for(home)
+    settings = settings_for(home, contract, config)
+    name = load_contract(settings.contract).name
+    use_case = use_case_for_contract(name)
+    if use_case is None:
+        fail(
+            f"contract '{name}' has no built-in generator (built-in use cases: "
+            f"{', '.join(use_case_names())}): bring its data in with `lifecycle ingest FILE`"
+        )
     with user_errors():
-        timeline = scenario_timeline(scenario, days, incident_day=incident_day, onset_day=onset_day)
-        batches = generate_batches(
-            scenario,
-            days,
-            seed,
-            start=start.date() if start else DEFAULT_START,
-            rows_per_day=rows_per_day,
-            incident_day=incident_day,
-            onset_day=onset_day,
+        timeline = use_case.timeline(scenario, days, incident_day=incident_day, onset_day=onset_day)
+        first = start.date() if start else DEFAULT_START
+        rows = rows_per_day or use_case.default_rows_per_day
+        batches = (
+            (
+                first + timedelta(days=index),
+                use_case.generate_day(
+                    index,
+                    scenario,
+                    seed=seed,
+                    days=days,
+                    rows=rows,
+                    start=first,
+                    incident_day=incident_day,
+                    onset_day=onset_day,
+                ),
+            )
+            for index in range(days)
         )
         written = write_batches(batches, settings.paths.raw)
     new = sum(1 for w in written if w.status == "written")
     console.print(
-        f"[green]generated[/] {len(written)} batch(es) of scenario [bold]{scenario}[/] "
-        f"(seed {seed}) in {settings.paths.raw}: {new} new, {len(written) - new} unchanged"
+        f"[green]generated[/] {len(written)} batch(es) of {use_case.name} scenario "
+        f"[bold]{scenario}[/] (seed {seed}) in {settings.paths.raw}: {new} new, "
+        f"{len(written) - new} unchanged"
     )
     console.print(f"ground truth: {timeline}")
 
 
 @app.command()
-def validate(home: HomeOption = None) -> None:
-    """Check every raw batch not yet checked against the Great Expectations suite.
+def validate(
+    home: HomeOption = None, contract: ContractOption = None, config: ConfigOption = None
+) -> None:
+    """Check every raw batch not yet checked against the contract's Great Expectations suite.
 
     Passing batches are copied to the validated folder. Failing batches are copied into the
     quarantine folder beside the validation result (JSON and Data Docs HTML) that rejected them;
     the command then exits 1 naming each one and its failed expectations. Raw files are never
-    changed or deleted.
+    changed or deleted. Files in the raw folder that are not batches (e.g. a CSV) are named;
+    bring such files in with `lifecycle ingest`.
     """
-    settings = settings_for(home)
+    settings = settings_for(home, contract, config)
     with user_errors():
+        from features.validation import stray_files
         from pipelines.flows import validate_flow
 
+        strays = stray_files(settings.paths.raw) if settings.paths.raw.is_dir() else []
         outcomes = validate_flow(settings)
+    for stray in strays:
+        errors.print(
+            f"[yellow]not a batch:[/] {stray} (raw batches are Parquet files written by "
+            "`lifecycle ingest` or `lifecycle generate`; bring this file in with "
+            f"`lifecycle ingest {stray.name}`)",
+            highlight=False,
+        )
     if not outcomes:
+        if strays:
+            fail(
+                f"nothing to validate: {settings.paths.raw} holds no batch, only "
+                f"{len(strays)} other file(s); run `lifecycle ingest FILE` to bring data in"
+            )
         console.print("nothing to validate: every raw batch has already been checked")
         return
     blocked = [o for o in outcomes if not o.success]
@@ -197,14 +292,17 @@ def train(
         typer.Option(help="Label cutoff ('now' for labels); default: end of the last batch."),
     ] = None,
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Train a candidate on validated batches and register it with the alias `challenger`.
 
     Only rows whose label was already available at the cutoff count. The run stops with a clear
     message if a leakage check fires. Metrics, the model card and the lineage (batches, their
-    hashes, the contract hash, the code revision) go to MLflow.
+    hashes, the contract hash, the code revision) go to MLflow. Caveats (e.g. a holdout with
+    fewer positives than a stable PR-AUC needs) are printed and travel with the version.
     """
-    settings = settings_for(home)
+    settings = settings_for(home, contract, config)
     with user_errors():
         from pipelines.flows import train_flow
 
@@ -214,6 +312,8 @@ def train(
         f"(run {result.run_id})"
     )
     console.print(_metrics_table(f"holdout {result.holdout_window}", result.metrics))
+    for warning in result.warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 @app.command()
@@ -228,6 +328,8 @@ def promote(
         str, typer.Option(help="Why you roll back (recorded in the audit log).")
     ] = "manual rollback",
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Compare the challenger with the champion on the most recent labelled holdout.
 
@@ -235,7 +337,7 @@ def promote(
     breached; the very first model must instead clear an absolute floor. Each decision is
     appended to the audit log and set as tags on the versions. Exit code 1 means rejected.
     """
-    settings = settings_for(home)
+    settings = settings_for(home, contract, config)
     with user_errors():
         from pipelines.flows import promote_flow, rollback_flow
 
@@ -252,6 +354,8 @@ def promote(
         f"[{style}]{decision.verdict}[/] version {decision.challenger_version} "
         f"(champion was {decision.champion_version or 'none'}): {decision.reason}"
     )
+    for warning in decision.warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if not decision.promoted:
         raise typer.Exit(EXIT_FAILED_CHECK)
 
@@ -259,25 +363,52 @@ def promote(
 @app.command()
 def demo(
     scenario: Annotated[
-        str, typer.Option(help="Scenario name (see `generate --help`).")
+        str, typer.Option(help="Scenario name (see `generate --help`, or below for --data).")
     ] = "default",
-    days: Annotated[int, typer.Option(min=20, help="Days to simulate.")] = 60,
+    days: Annotated[
+        int | None,
+        typer.Option(min=20, help="Days to simulate (default 60; with --data: every day)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    rows_per_day: Annotated[int, typer.Option(min=200, help="Transactions per day.")] = 1000,
+    rows_per_day: Annotated[
+        int | None, typer.Option(min=50, help="Rows per day (default: the use case's volume).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Replay this CSV/Parquet file (or folder) instead of generated data.",
+            exists=True,
+        ),
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option("--skip-bad-rows", help="With --data: replay the rows that parse."),
+    ] = False,
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Replay the whole lifecycle day by day in simulated time, through a live server.
 
-    Bootstrap: the first third of the days is generated, validated, trained on and promoted.
-    Then each day: validate the day's batch (a blocked batch is quarantined and never scored or
-    trained on); score it through a real uvicorn server on loopback; deliver the labels that
-    have matured; monitor the day with Evidently; retrain, gate and promote when the policy says
-    so, and watch the running server swap to the new champion without a restart.
+    Bootstrap: the first days are validated, trained on and promoted. Then each day: validate
+    the day's batch (a blocked batch is quarantined and never scored or trained on); score it
+    through a real uvicorn server on loopback; deliver the labels that have matured; monitor
+    (days are grouped into windows of at least `monitoring.min_window_rows` rows); retrain,
+    gate and promote when the policy says so, and watch the running server swap to the new
+    champion without a restart.
+
+    Without --data the days come from the contract's built-in generator. With --data your own
+    file is replayed, and --scenario injects a problem into it: none, quality_incident (a
+    numeric feature x100 on one day), covariate_shift (a numeric feature shifted by 1.5
+    standard deviations from the onset), concept_drift (labels flipped for half of one
+    segment from the onset), schema_break (a feature column dropped on one day), default (the
+    incident, then both drifts).
 
     The previous run's state in the home folder is moved to `HOME/archive/TIME/` first.
     Prints one row per day and writes the same rows to `HOME/demo/summary.json`.
     """
-    settings = settings_for(home)
+    settings = settings_for(home, contract, config)
     with user_errors():
         from pipelines.demo import run_demo
 
@@ -287,6 +418,8 @@ def demo(
             days=days,
             seed=seed,
             rows_per_day=rows_per_day,
+            data=data,
+            skip_bad_rows=skip_bad_rows,
             progress=lambda line: console.print(line, markup=False, highlight=False),
         )
     console.print(summary.table())
@@ -306,24 +439,31 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Serve `models:/NAME@champion` over HTTP with uvicorn (FastAPI app, OpenAPI at /docs).
 
-    POST /v1/predict scores one transaction or a list; POST /v1/labels takes delayed labels;
-    GET /v1/model, /health, /ready and /metrics (Prometheus). The server polls the champion
-    alias and hot-swaps to a new champion after a smoke test, without a restart. Set
-    LIFECYCLE_API_KEY to require an X-API-Key header on /v1/* and /metrics.
+    POST /v1/predict scores one row or a list (fields from the contract); POST /v1/labels
+    takes delayed labels; GET /v1/model, /health, /ready and /metrics (Prometheus). The server
+    polls the champion alias and hot-swaps to a new champion after a smoke test, without a
+    restart. Set LIFECYCLE_SERVING__API_KEY to require an X-API-Key header on /v1/* and
+    /metrics.
     """
     import uvicorn
 
-    settings = settings_for(home)
+    settings = settings_for(home, contract, config)
     with user_errors():
         from pipelines.serve import serving_config
         from serving.app import create_app
 
-        app_ = create_app(serving_config(settings))
-    bind_host, bind_port = host or settings.host, port or settings.port
-    console.print(f"serving {settings.model_name}@champion on http://{bind_host}:{bind_port}")
+        serving = serving_config(settings)
+        app_ = create_app(serving)
+    bind_host = host or settings.serving.host
+    bind_port = port or settings.serving.port
+    console.print(
+        f"serving {serving.contract.model_name}@champion on http://{bind_host}:{bind_port}"
+    )
     uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
 
 
@@ -331,29 +471,50 @@ def serve(
 def monitor(
     window: Annotated[
         datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Day to evaluate (default: last logged day)."),
+        typer.Option(
+            formats=["%Y-%m-%d"], help="Last day of the window (default: last logged day)."
+        ),
     ] = None,
     retrain: Annotated[
         bool, typer.Option("--retrain/--no-retrain", help="Act on a retrain verdict.")
     ] = True,
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Evaluate one day of the prediction log against the champion's reference (Evidently).
+    """Evaluate a window of the prediction log against the champion's reference (Evidently).
 
-    Writes an HTML report and summary.json under `HOME/monitoring/DAY/`: data drift per
-    feature and the share drifted, prediction drift, data quality and, once labels matured,
-    performance against the champion's training-time figures. The retraining policy then
-    decides (drift persisting for k windows, or a performance drop; then a cool-down); a retrain
-    runs the train flow on the most recent labels and the promotion gate.
+    The window is the given day, extended back day by day when it holds fewer than
+    `monitoring.min_window_rows` predictions (the output says so). Writes an HTML report and
+    summary.json under `HOME/monitoring/WINDOW/`: data drift per feature and the share
+    drifted, prediction drift, data quality and, once enough labels matured, performance
+    overall and per segment against the champion's training-time figures. The retraining
+    policy then decides on the windows up to this one (drift persisting for k windows, or a
+    performance drop; then a cool-down); a retrain runs the train flow on the most recent
+    labels and the promotion gate.
     """
-    settings = settings_for(home)
-    day = window.date() if window else _last_logged_day(settings.paths.predictions)
+    settings = settings_for(home, contract, config)
+    from pipelines.monitor import grow_window, logged_rows_by_day
+
+    rows_by_day = logged_rows_by_day(settings.paths.predictions)
+    day = window.date() if window else max(rows_by_day, default=None)
     if day is None:
         fail(f"no predictions logged in {settings.paths.predictions}: serve and score first")
+    if day not in rows_by_day:
+        logged = f"{min(rows_by_day)} to {max(rows_by_day)}" if rows_by_day else "none"
+        fail(f"no predictions logged for {day} in {settings.paths.predictions} (logged: {logged})")
+    bounds, note = grow_window(
+        rows_by_day,
+        day,
+        settings.monitoring.min_window_rows,
+        settings.monitoring.performance_days,
+    )
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     with user_errors():
         from pipelines.monitor import monitor_flow
 
-        result = monitor_flow(settings, day, retrain=retrain)
+        result = monitor_flow(settings, bounds, retrain=retrain)
     window_summary = result.output.summary
     console.print(
         f"window {window_summary.window_id}: {window_summary.n_rows} predictions, drift share "
@@ -362,11 +523,13 @@ def monitor(
     if window_summary.performance:
         perf = window_summary.performance
         console.print(
-            f"matured labels: {perf.n_labelled}, PR-AUC {perf.pr_auc:.3f} "
-            f"(training {perf.reference_pr_auc})"
+            f"matured labels: {perf.n_labelled} ({perf.n_positives} positive), PR-AUC "
+            f"{perf.pr_auc:.3f} (training {perf.reference_pr_auc})"
         )
     else:
         console.print(f"performance: {window_summary.performance_note}")
+    for warning in window_summary.warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(f"policy: {result.decision.verdict}: {result.decision.reason}")
     if result.promotion is not None:
         console.print(f"gate: {result.promotion.verdict}: {result.promotion.reason}")
@@ -379,9 +542,15 @@ def labels(
         Path, typer.Argument(help="CSV or Parquet with the id and label columns.", exists=True)
     ],
     home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Append a batch file of delayed labels (keyed by transaction id) to the label log."""
-    settings = settings_for(home)
+    """Append a file of delayed labels (keyed by the contract's id column) to the label log.
+
+    Labels take the contract's label values (e.g. 0/1, or yes/no); an optional column with the
+    time each label became known is kept. Nothing is appended if any row is bad.
+    """
+    settings = settings_for(home, contract, config)
     with user_errors():
         from pipelines.labels import append_label_file
 
@@ -389,9 +558,148 @@ def labels(
     console.print(f"appended {count} label(s) to {settings.paths.labels}")
 
 
-def _last_logged_day(folder: Path) -> date | None:
-    days = sorted(p.stem for p in folder.glob("*.jsonl")) if folder.exists() else []
-    return date.fromisoformat(days[-1]) if days else None
+@app.command()
+def ingest(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV or Parquet file, or a folder of them, to bring in.", exists=True),
+    ],
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            "--skip-bad-rows",
+            help="Ingest the rows that parse; the others are still saved and counted.",
+        ),
+    ] = False,
+    home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Bring a data file in: one immutable raw batch per day of event time, ready to validate.
+
+    Every row is parsed against the contract (types, dates, categories). Rows that cannot be
+    parsed are never dropped silently: by default nothing is ingested, the bad rows are saved
+    beside a report under `HOME/data/ingest/`, and the command exits 2 saying how many and why,
+    per column. Re-ingesting the same file changes nothing. A day that already has a batch with
+    other rows gets a second batch (`YYYY-MM-DD.<hash>.parquet`); existing batches are never
+    changed. Next: `lifecycle validate`.
+    """
+    settings = settings_for(home, contract, config)
+    with user_errors():
+        from features.contract import load_contract
+        from pipelines.ingest import ingest as ingest_file
+
+        report = ingest_file(
+            file,
+            load_contract(settings.contract),
+            settings.paths.raw,
+            settings.paths.ingest,
+            skip_bad_rows=skip_bad_rows,
+        )
+    _print_ingest_report(report)
+
+
+def _print_ingest_report(report: Any) -> None:
+    if report.already_ingested:
+        console.print(
+            f"already ingested: {report.source} (sha256 {report.sha256[:12]}): nothing changed",
+            highlight=False,
+        )
+        return
+    written = [b for b in report.batches if b.status == "written"]
+    console.print(
+        f"[green]ingested[/] {report.rows_ingested} of {report.rows_read} rows from "
+        f"{report.source} into {len(report.batches)} daily batch(es): {len(written)} new, "
+        f"{len(report.batches) - len(written)} unchanged",
+        highlight=False,
+    )
+    if report.ignored_columns:
+        console.print(
+            f"columns not in the contract, left out: {', '.join(report.ignored_columns)}",
+            highlight=False,
+        )
+    if report.rows_rejected:
+        errors.print(
+            f"[yellow]warning:[/] {report.rows_rejected} row(s) could not be parsed and were "
+            f"left out; they are saved in {report.rejected_path}",
+            highlight=False,
+        )
+    console.print("next: `lifecycle validate`")
+
+
+@contract_app.command("init")
+def contract_init(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet file (or folder) to draft the contract from.")
+    ],
+    label: Annotated[str, typer.Option("--label", help="The target column.")],
+    positive_label: Annotated[
+        str, typer.Option("--positive-label", help="The label value of the class to detect.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the contract YAML.")],
+    id_column: Annotated[
+        str | None,
+        typer.Option("--id", help="Unique row id column (default: ids are made at ingest)."),
+    ] = None,
+    event_time: Annotated[
+        str | None,
+        typer.Option("--event-time", help="When each row happened (required in practice)."),
+    ] = None,
+    label_delay: Annotated[
+        str | None,
+        typer.Option("--label-delay", help="How long after the event the label is known, e.g. 7d."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Use-case name (default: the file's stem).")
+    ] = None,
+) -> None:
+    """Draft a commented dataset contract from a data file, for you to review.
+
+    Infers each column's type, range (with a margin), categories and nullability; picks the
+    features and up to three segments; derives batch guards from the data's daily volume,
+    positive rate, null shares and medians. Review the costs and the label delay before use.
+    Next: `lifecycle ingest FILE --contract OUT`.
+    """
+    if not file.exists():
+        fail(f"{file} does not exist")
+    with user_errors():
+        from pipelines.contract_draft import (
+            draft_contract,
+            read_frame,
+            render_contract_yaml,
+            write_contract,
+        )
+
+        draft = draft_contract(
+            read_frame(file),
+            label=label,
+            positive_label=positive_label,
+            id_column=id_column,
+            event_time=event_time,
+            label_delay=label_delay,
+            name=name or file.stem,
+            source=file,
+        )
+        write_contract(render_contract_yaml(draft), out)
+    console.print(f"[green]wrote[/] {out}: review the costs, label delay, ranges and guards")
+    console.print(f"next: lifecycle ingest {file} --contract {out}", highlight=False)
+
+
+@contract_app.command("check")
+def contract_check(
+    path: Annotated[Path, typer.Argument(help="Contract YAML to check.")],
+) -> None:
+    """Load a contract and report what it declares, or the first problem in it (exit 2)."""
+    with user_errors():
+        from features.contract import load_contract
+
+        loaded = load_contract(path)
+    console.print(
+        f"[green]ok[/] {path}: use case '{loaded.name}', {len(loaded.columns)} columns, "
+        f"{len(loaded.features)} features, segments {list(loaded.segments)}, label "
+        f"'{loaded.label_column}' (positive {loaded.positive!r}), {len(loaded.guards)} guard(s)",
+        highlight=False,
+    )
 
 
 def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:

@@ -1,16 +1,21 @@
-"""The lifecycle demo: the whole loop replayed day by day in simulated time.
+"""The lifecycle demo: the whole loop replayed day by day in simulated time, on any contract.
 
-1. Bootstrap: the first days' batches are generated, validated, a model is trained on the labels
+The days come from a `DaySource`: the built-in generator of the contract's use case (card fraud,
+churn), or a file of the user's own rows (`--data`) with a generic scenario injected into it
+(`pipelines.replay_scenarios`).
+
+1. Bootstrap: the first days' batches are written, validated, a model is trained on the labels
    known by then and promoted through the gate (the first model must clear the floor).
 2. A real uvicorn server starts on loopback, serving ``models:/<name>@champion``.
 3. Each following day: the day's batch arrives and is validated (a blocked batch is quarantined
-   and never scored or trained on); its transactions are scored through HTTP; labels that have
-   matured by the end of the day are delivered to ``POST /v1/labels``; the day is monitored and
-   the retraining policy decides; a retrain goes through the promotion gate and a promoted model
-   is picked up by the running server without a restart.
+   and never scored or trained on); its rows are scored through HTTP; labels that have matured
+   by the end of the day are delivered to ``POST /v1/labels``; when a monitoring window closes
+   (days are grouped into windows of at least ``monitoring.min_window_rows`` rows) it is
+   monitored and the retraining policy decides; a retrain goes through the promotion gate and
+   a promoted model is picked up by the running server without a restart.
 
 The timeline (one row per day) and the story checks are written to
-``<home>/demo/summary.json``.
+``<home>/demo/summary.json`` and ``<home>/demo/index.html``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -31,14 +36,29 @@ import pandas as pd
 from prefect import flow
 from rich.table import Table
 
-from data.generator import DEFAULT_START, generate_day, scenario_timeline
+from data.generator import DEFAULT_START
 from data.generator import write_batches as write_raw_batches
-from data.scenarios import get_scenario
+from data.usecases import UseCase, use_case_for_contract, use_case_names
+from features import vocabulary as vocab
 from features.contract import DatasetContract, load_contract
 from features.validation import BatchOutcome, ValidationGate
 from monitoring.errors import EmptyWindowError
-from pipelines.flows import promote_flow, train_flow, validate_pending
-from pipelines.monitor import ChampionReference, MonitorResult, end_of_day, monitor_day
+from pipelines.flows import PipelineError, promote_flow, train_flow, validate_pending
+from pipelines.ingest import (
+    IngestError,
+    parse_files,
+    rejection_message,
+    source_files,
+    split_by_day,
+)
+from pipelines.monitor import (
+    ChampionReference,
+    MonitorResult,
+    end_of_day,
+    monitor_day,
+    window_days,
+)
+from pipelines.replay_scenarios import ScenarioPlan, apply_scenario, plan_scenario
 from pipelines.serve import serving_config
 from pipelines.settings import Settings
 from serving.app import create_app
@@ -66,6 +86,7 @@ class DayRow:
     champion_version: str | None = None
     served_version: str | None = None
     failed_requests: int = 0
+    window_id: str | None = None
 
 
 @dataclass
@@ -77,6 +98,9 @@ class DemoSummary:
     seed: int
     rows_per_day: int
     bootstrap_days: int
+    use_case: str = ""
+    source: str = "generator"
+    window_days: int = 1
     ground_truth: dict[str, Any] = field(default_factory=dict)
     batches_validated: list[str] = field(default_factory=list)
     batches_quarantined: list[str] = field(default_factory=list)
@@ -107,8 +131,9 @@ class DemoSummary:
         onset = self.ground_truth.get("onset_day")
         table = Table(
             title=(
-                f"lifecycle demo: scenario {self.scenario}, {self.days} days, seed {self.seed} "
-                f"(bootstrap {self.bootstrap_days} days"
+                f"lifecycle demo: {self.use_case}, scenario {self.scenario}, {self.days} days, "
+                f"seed {self.seed} (bootstrap {self.bootstrap_days} days"
+                + (f", {self.window_days}-day windows" if self.window_days > 1 else "")
                 + (f", drift onset day {onset}" if onset is not None else "")
                 + ")"
             )
@@ -140,28 +165,42 @@ class DemoSummary:
 
 @dataclass
 class PendingLabels:
-    """Labels of scored transactions, waiting for their maturity time."""
+    """Labels of scored rows, waiting for the time they become known.
+
+    Held as ``[id, label, <label-available field>]``: the same shape ``POST /v1/labels``
+    takes, with the time computed from the contract (its column, or event time + delay).
+    """
 
     frame: pd.DataFrame | None = None
 
     def add(self, batch: pd.DataFrame, contract: DatasetContract) -> None:
         """Hold the labels of a scored batch until they mature."""
-        cols = [contract.id_column, contract.label_column, contract.label_available_time_column]
-        new = batch[cols]
+        new = pd.DataFrame(
+            {
+                contract.id_column: batch[contract.id_column].to_numpy(),
+                contract.label_column: batch[contract.label_column].to_numpy(),
+                contract.label_available_field: contract.label_known_at(batch).to_numpy(),
+            }
+        )
+        new = new[new[contract.label_column].notna()]
         self.frame = new if self.frame is None else pd.concat([self.frame, new], ignore_index=True)
 
     def pop_matured(self, now: datetime, contract: DatasetContract) -> pd.DataFrame:
         """Remove and return the labels known at ``now``."""
         if self.frame is None:
             return pd.DataFrame()
-        ready = self.frame[contract.label_available_time_column] <= pd.Timestamp(now)
+        ready = self.frame[contract.label_available_field] <= pd.Timestamp(now)
         matured, self.frame = self.frame[ready], self.frame[~ready].reset_index(drop=True)
         return matured
 
 
-def bootstrap_days_for(days: int) -> int:
-    """Days of history before serving starts: enough labelled weeks to train the first model."""
-    return max(14, round(days * 0.35))
+def bootstrap_days_for(days: int, label_delay_days: int = 0, holdout_days: int = 5) -> int:
+    """Days of history before serving starts: enough labelled weeks to train the first model.
+
+    A third of the run, at least two weeks, and at least the label delay plus a holdout, so
+    that the labels of a holdout and of the days before it have matured.
+    """
+    return max(14, round(days * 0.35), label_delay_days + holdout_days)
 
 
 def archive_home(home: Path, now: datetime) -> Path | None:
@@ -245,7 +284,8 @@ def score_batch(
     client: httpx.Client, batch: pd.DataFrame, contract: DatasetContract
 ) -> tuple[set[str], int]:
     """POST the batch to /v1/predict; return the versions that answered and the failures."""
-    columns = [contract.id_column, *contract.features, contract.event_time_column]
+    columns = [contract.id_column, *contract.input_columns, contract.event_time_column]
+    columns = [c for c in columns if c in batch.columns]
     versions: set[str] = set()
     failed = 0
     for chunk in _chunks(_records(batch, columns), CHUNK):
@@ -253,7 +293,7 @@ def score_batch(
         if response.status_code != 200:
             failed += len(chunk)
             continue
-        versions.update(str(item["model_version"]) for item in response.json())
+        versions.update(str(item[vocab.MODEL_VERSION]) for item in response.json())
     return versions, failed
 
 
@@ -261,7 +301,7 @@ def deliver_labels(client: httpx.Client, labels: pd.DataFrame, contract: Dataset
     """POST matured labels to /v1/labels; return how many were accepted."""
     if labels.empty:
         return 0
-    columns = [contract.id_column, contract.label_column, contract.label_available_time_column]
+    columns = [contract.id_column, contract.label_column, contract.label_available_field]
     delivered = 0
     for chunk in _chunks(_records(labels, columns), CHUNK):
         response = client.post("/v1/labels", json=chunk)
@@ -281,50 +321,180 @@ def wait_for_version(client: httpx.Client, version: str, timeout: float) -> bool
     return False
 
 
+@dataclass(frozen=True)
+class DaySource:
+    """The days a demo replays, and the ground truth of what was injected into them.
+
+    Attributes:
+        name: "generator", or the data file replayed.
+        scenario: The scenario's name.
+        dates: The date of each day, by day index.
+        rows_per_day: The typical daily volume (sizes the monitoring windows).
+        label_delay_days: Days until a day's labels are all known (sizes the bootstrap).
+        ground_truth: ``incident_day`` and ``onset_day`` (day indices, or None), and what was
+            injected.
+        make_day: Builds day ``index``'s frame (deterministic).
+    """
+
+    name: str
+    scenario: str
+    dates: tuple[date, ...]
+    rows_per_day: int
+    label_delay_days: int
+    ground_truth: dict[str, Any]
+    make_day: Callable[[int], pd.DataFrame]
+
+    @property
+    def days(self) -> int:
+        """Number of days replayed."""
+        return len(self.dates)
+
+
+def synthetic_source(
+    use_case: UseCase, scenario: str, days: int, seed: int, rows_per_day: int
+) -> DaySource:
+    """Days from the use case's built-in generator (scenario ground truth from its timeline)."""
+    timeline = use_case.timeline(scenario, days)
+
+    def make_day(index: int) -> pd.DataFrame:
+        return use_case.generate_day(index, scenario, seed=seed, days=days, rows=rows_per_day)
+
+    return DaySource(
+        name="generator",
+        scenario=scenario,
+        dates=tuple(DEFAULT_START + timedelta(days=i) for i in range(days)),
+        rows_per_day=rows_per_day,
+        label_delay_days=use_case.max_label_delay_days,
+        ground_truth=asdict(timeline),
+        make_day=make_day,
+    )
+
+
+def _label_delay_days(frame: pd.DataFrame, contract: DatasetContract) -> int:
+    """Whole days until nearly every label is known (95th percentile of the delays)."""
+    if contract.label_delay is not None:
+        return math.ceil(contract.label_delay / timedelta(days=1))
+    delays = (contract.label_known_at(frame) - frame[contract.event_time_column]).dropna()
+    if delays.empty:
+        return 0
+    quantile = pd.Timedelta(delays.quantile(0.95))
+    return max(0, math.ceil(quantile / pd.Timedelta(days=1)))
+
+
+def replay_source(
+    contract: DatasetContract,
+    data: Path,
+    scenario: str,
+    *,
+    days: int | None,
+    seed: int,
+    holdout_days: int,
+    skip_bad_rows: bool = False,
+) -> DaySource:
+    """The user's own rows, one day per date of event time, with a generic scenario injected.
+
+    The incident and the drift onset fall in the replayed part (after the bootstrap): the
+    incident a sixth of the way into it, the onset a third.
+
+    Raises:
+        IngestError: rows that cannot be parsed (unless ``skip_bad_rows``).
+        PipelineError: too few days to bootstrap a model and replay some.
+    """
+    parsed = parse_files(source_files(data), contract)
+    if len(parsed.rejected) and not skip_bad_rows:
+        message = rejection_message(len(parsed.rejected), parsed.rows_read, parsed.rejections, data)
+        raise IngestError(message.replace(f"the rejected rows are in {data}", f"in {data}"))
+    by_day = dict(split_by_day(parsed.frame, contract))
+    dates = tuple(sorted(by_day))[: days or None]
+    delay = _label_delay_days(parsed.frame, contract)
+    bootstrap = bootstrap_days_for(len(dates), delay, holdout_days)
+    replayed = len(dates) - bootstrap
+    if replayed < 6:
+        raise PipelineError(
+            f"{data} covers {len(dates)} day(s) of event time; the demo needs {bootstrap} to "
+            f"bootstrap a model (labels known after ~{delay} day(s), a {holdout_days}-day "
+            "holdout) and at least 6 more to replay"
+        )
+    history = pd.concat([by_day[d] for d in dates[:bootstrap]], ignore_index=True)
+    plan: ScenarioPlan = plan_scenario(
+        scenario,
+        contract,
+        history,
+        days=len(dates),
+        seed=seed,
+        incident_day=bootstrap + replayed // 6,
+        onset_day=bootstrap + replayed // 3,
+    )
+
+    def make_day(index: int) -> pd.DataFrame:
+        return apply_scenario(by_day[dates[index]], plan, index, contract)
+
+    counts = sorted(len(by_day[d]) for d in dates)
+    return DaySource(
+        name=str(data),
+        scenario=scenario,
+        dates=dates,
+        rows_per_day=counts[len(counts) // 2],
+        label_delay_days=delay,
+        ground_truth=plan.to_dict(),
+        make_day=make_day,
+    )
+
+
 @flow(name="lifecycle-demo")
 def demo_flow(
     settings: Settings,
-    scenario: str,
-    days: int,
+    contract: DatasetContract,
+    source: DaySource,
     seed: int,
-    rows_per_day: int,
     progress: Progress | None = None,
 ) -> DemoSummary:
     """Bootstrap a champion, then replay the remaining days through a live server."""
     say = progress or (lambda _line: None)
     started = time.monotonic()
-    contract = load_contract(settings.contract_path)
-    spec = get_scenario(scenario)
-    timeline = scenario_timeline(scenario, days)
-    bootstrap = bootstrap_days_for(days)
-    summary = DemoSummary(scenario, days, seed, rows_per_day, bootstrap)
-    summary.ground_truth = asdict(timeline)
-
-    def day_frame(index: int) -> pd.DataFrame:
-        return generate_day(index, spec, seed=seed, days=days, rows=rows_per_day)
-
-    def day_date(index: int) -> date:
-        return DEFAULT_START + pd.Timedelta(days=index).to_pytimedelta()
+    bootstrap = bootstrap_days_for(
+        source.days, source.label_delay_days, settings.training.holdout_days
+    )
+    window = window_days(source.rows_per_day, settings.monitoring.min_window_rows)
+    summary = DemoSummary(
+        source.scenario,
+        source.days,
+        seed,
+        source.rows_per_day,
+        bootstrap,
+        use_case=contract.name,
+        source=source.name,
+        window_days=window,
+        ground_truth=source.ground_truth,
+    )
+    if window > 1:
+        say(
+            f"[monitor] about {source.rows_per_day} rows a day: days are grouped into "
+            f"{window}-day windows of at least {settings.monitoring.min_window_rows} rows "
+            "(monitoring.min_window_rows)"
+        )
 
     # ---- bootstrap: history, first model, first promotion
-    say(f"[bootstrap] days 0-{bootstrap - 1}: generate, validate, train, promote")
-    frames = {i: day_frame(i) for i in range(bootstrap)}
-    write_raw_batches(((day_date(i), f) for i, f in frames.items()), settings.paths.raw)
+    say(f"[bootstrap] days 0-{bootstrap - 1}: validate, train, promote ({contract.name})")
+    frames = {i: source.make_day(i) for i in range(bootstrap)}
+    write_raw_batches(((source.dates[i], f) for i, f in frames.items()), settings.paths.raw)
     gate = ValidationGate(settings.paths.gx, contract)
     summary.record_validation(validate_pending(settings, contract, gate, publish_docs=False))
-    first = train_flow(settings, cutoff=end_of_day(day_date(bootstrap - 1)))
+    first = train_flow(settings, cutoff=end_of_day(source.dates[bootstrap - 1]))
+    for warning in first.warnings:
+        say(f"[bootstrap] warning: {warning}")
     decision = promote_flow(settings, first.version)
     summary.model_version, summary.metrics = first.version, first.metrics
     say(
-        f"[bootstrap] version {first.version}: PR-AUC {first.metrics.get('pr_auc', 0):.3f}, "
+        f"[bootstrap] version {first.version}: PR-AUC {first.metrics.get('pr_auc') or 0:.3f}, "
         f"gate: {decision.verdict} ({decision.reason})"
     )
     if not decision.promoted:
-        raise RuntimeError(f"the first model was not promoted: {decision.reason}")
+        raise PipelineError(f"the first model was not promoted: {decision.reason}")
     champion = first.version
 
     # ---- replay through a live server
-    config = serving_config(settings, poll_seconds=0.5)
+    config = serving_config(settings, contract, poll_seconds=0.5)
     app = create_app(config)
     pending = PendingLabels()
     references: dict[str, ChampionReference] = {}
@@ -334,10 +504,10 @@ def demo_flow(
     ):
         say(f"[serve] uvicorn on {base_url} serving champion version {champion}")
         if not wait_for_version(client, champion, SWAP_WAIT_SECONDS):
-            raise RuntimeError(f"the server did not load champion version {champion}")
-        for index in range(bootstrap, days):
-            today = day_date(index)
-            batch = day_frame(index)
+            raise PipelineError(f"the server did not load champion version {champion}")
+        for index in range(bootstrap, source.days):
+            today = source.dates[index]
+            batch = source.make_day(index)
             write_raw_batches([(today, batch)], settings.paths.raw)
             outcomes = validate_pending(settings, contract, gate, publish_docs=False)
             blocked = any(not o.success for o in outcomes)
@@ -353,11 +523,13 @@ def demo_flow(
             row.labels_delivered = deliver_labels(
                 client, pending.pop_matured(end_of_day(today), contract), contract
             )
-            if blocked:
-                row.action = "batch quarantined"
-            else:
+            row.action = "batch quarantined" if blocked else "-"
+            if (index - bootstrap + 1) % window == 0 or index == source.days - 1:
+                first_day = source.dates[max(bootstrap, index - window + 1)]
                 try:
-                    result = monitor_day(settings, contract, today, retrain=True, cache=references)
+                    result = monitor_day(
+                        settings, contract, (first_day, today), retrain=True, cache=references
+                    )
                 except EmptyWindowError:
                     result = None
                 if result is not None:
@@ -369,7 +541,7 @@ def demo_flow(
     gate.publish_docs()
     client_registry = registry.connect(settings.resolved_tracking_uri)
     summary.champion_version = registry.alias_version(
-        client_registry, settings.model_name, registry.CHAMPION
+        client_registry, contract.model_name, vocab.CHAMPION
     )
     summary.checks = story_checks(summary)
     summary.seconds = round(time.monotonic() - started, 1)
@@ -390,12 +562,14 @@ def _record_monitoring(
 ) -> str:
     """Copy one window's findings into the row; returns the champion after any promotion."""
     window = result.output.summary
+    row.window_id = window.window_id
     row.drift_share = window.drift_share
     row.drift_detected = window.data_drift_detected
     row.matured_pr_auc = window.performance.pr_auc if window.performance else None
     champion = result.champion_version
     if result.retrained is None or result.promotion is None:
-        row.action = "hold (cool-down)" if result.decision.in_cooldown else "-"
+        if result.decision.in_cooldown:
+            row.action = "hold (cool-down)"
         return champion
     version, promotion = result.retrained.version, result.promotion
     summary.retrains.append(
@@ -431,22 +605,52 @@ def run_demo(
     settings: Settings,
     *,
     scenario: str,
-    days: int,
-    seed: int,
-    rows_per_day: int,
+    days: int | None = None,
+    seed: int = 42,
+    rows_per_day: int | None = None,
+    data: Path | None = None,
+    skip_bad_rows: bool = False,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    """Archive the previous run's state, then run the demo flow (the CLI's entry point).
+    """Build the day source, archive the previous run's state, then run the demo flow.
 
-    Unless the user chose otherwise, Evidently's performance report is written weekly: the
-    figures are in every day's summary, and each report costs ~0.6 s and ~4 MB.
+    Without ``data`` the days come from the contract's built-in generator (``days`` default 60,
+    ``rows_per_day`` the use case's volume); with it, the file's days are replayed (all of them
+    unless ``days`` is given) with ``scenario`` injected. Unless the user chose otherwise,
+    Evidently's performance report is written weekly: the figures are in every window's
+    summary, and each report costs ~0.6 s and ~4 MB.
+
+    Raises:
+        PipelineError: no built-in generator for the contract and no ``data``, or too few days.
+        IngestError: ``data`` holds rows that cannot be parsed (unless ``skip_bad_rows``).
     """
-    if "performance_report_every_days" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"performance_report_every_days": 7})
+    contract = load_contract(settings.contract)
+    if data is not None:
+        source = replay_source(
+            contract,
+            data,
+            scenario,
+            days=days,
+            seed=seed,
+            holdout_days=settings.training.holdout_days,
+            skip_bad_rows=skip_bad_rows,
+        )
+    else:
+        use_case = use_case_for_contract(contract.name)
+        if use_case is None:
+            raise PipelineError(
+                f"contract '{contract.name}' has no built-in generator (built-in use cases: "
+                f"{', '.join(use_case_names())}): replay your own data with --data FILE"
+            )
+        rows = rows_per_day or use_case.default_rows_per_day
+        source = synthetic_source(use_case, scenario, days or 60, seed, rows)
+    if "performance_report_every_days" not in settings.monitoring.model_fields_set:
+        weekly = settings.monitoring.model_copy(update={"performance_report_every_days": 7})
+        settings = settings.model_copy(update={"monitoring": weekly})
     archived = archive_home(settings.home, datetime.now(UTC))
     if archived is not None and progress is not None:
         progress(f"[home] previous run moved to {archived}")
-    return demo_flow(settings, scenario, days, seed, rows_per_day, progress)
+    return demo_flow(settings, contract, source, seed, progress)
 
 
 def render_index(summary: DemoSummary, home: Path) -> str:
@@ -474,12 +678,7 @@ def render_index(summary: DemoSummary, home: Path) -> str:
                 row.champion_version,
             )
         )
-        + (
-            f"<td>{link(home / 'data' / 'quarantine' / row.date / 'data_docs.html', 'data docs')}"
-            "</td>"
-            if row.blocked
-            else f"<td>{link(home / 'monitoring' / row.date / 'report.html', 'evidently')}</td>"
-        )
+        + f"<td>{_row_links(row, home, link)}</td>"
         + "</tr>"
         for row in summary.timeline
     )
@@ -488,11 +687,13 @@ def render_index(summary: DemoSummary, home: Path) -> str:
         f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in summary.checks.items()
     )
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>lifecycle demo: {escape(summary.scenario)}</title>
+<html><head><meta charset="utf-8">
+<title>lifecycle demo: {escape(summary.use_case)}, {escape(summary.scenario)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 8px}}</style></head><body>
-<h1>lifecycle demo: scenario {escape(summary.scenario)}, {summary.days} days,
-seed {summary.seed}</h1>
+<h1>lifecycle demo: {escape(summary.use_case)}, scenario {escape(summary.scenario)},
+{summary.days} days, seed {summary.seed}</h1>
+<p>Data: {escape(summary.source)}; {summary.window_days}-day monitoring windows.</p>
 <p>{link(home / "demo" / "summary.json", "summary.json")} ·
 {link(home / "audit.jsonl", "audit log")} ·
 {link(docs, "Data Docs")} ·
@@ -502,6 +703,16 @@ MLflow UI: <code>{escape(summary.paths.get("mlflow ui", ""))}</code></p>
 <th>drift share</th><th>matured PR-AUC</th><th>action</th><th>champion</th><th>report</th></tr>
 {rows}</table></body></html>
 """
+
+
+def _row_links(row: DayRow, home: Path, link: Callable[[Path, str], str]) -> str:
+    """The quarantine page of a blocked day, the Evidently report of a day closing a window."""
+    links = []
+    if row.blocked:
+        links.append(link(home / "data" / "quarantine" / row.date / "data_docs.html", "data docs"))
+    if row.window_id is not None:
+        links.append(link(home / "monitoring" / row.window_id / "report.html", "evidently"))
+    return " ".join(links)
 
 
 def write_summary(folder: Path, summary: DemoSummary) -> Path:

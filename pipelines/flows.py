@@ -18,22 +18,23 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from features import vocabulary as vocab
 from features.contract import DatasetContract, load_contract
-from features.validation import BatchOutcome, ValidationGate
+from features.validation import BatchOutcome, ValidationGate, batch_date
 from pipelines.audit import append_decision, decision_record
 from pipelines.runtime import code_revision
 from pipelines.settings import Settings
 from training import registry
 from training.candidate import (
     Candidate,
-    TrainingConfig,
+    candidate_tags,
     rescore,
     scorecard,
     segment_dict,
     train_candidate,
 )
-from training.fit import ModelParams
-from training.gate import GatePolicy, PromotionDecision, decide_promotion
+from training.config import TrainingConfig
+from training.gate import PromotionDecision, decide_promotion
 from training.model_card import DataWindow, ModelCardInputs, render_model_card
 
 STORAGE_RETRIES = 2
@@ -64,28 +65,12 @@ class TrainResult:
     holdout_window: tuple[str, str]
     cutoff: str
     batches: list[BatchLineage] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
 
-def gate_policy(settings: Settings) -> GatePolicy:
-    """The promotion thresholds in force."""
-    return GatePolicy(
-        metric=settings.promotion_metric,
-        margin=settings.promotion_margin,
-        segment_max_drop=settings.segment_max_drop,
-        segment_min_positives=settings.segment_min_positives,
-        floor_pr_auc=settings.floor_pr_auc,
-        floor_roc_auc=settings.floor_roc_auc,
-    )
-
-
-def training_config(settings: Settings) -> TrainingConfig:
-    """How the train flow builds a candidate."""
-    return TrainingConfig(
-        train_days=settings.train_days,
-        holdout_days=settings.holdout_days,
-        target_fpr=settings.target_fpr,
-        params=ModelParams(),
-    )
+def contract_of(settings: Settings) -> DatasetContract:
+    """The dataset contract the settings point at (loaded and checked)."""
+    return load_contract(settings.contract)
 
 
 # --------------------------------------------------------------------------- validate
@@ -128,8 +113,7 @@ def validate_pending(
 @flow(name="validate")
 def validate_flow(settings: Settings) -> list[BatchOutcome]:
     """Validate pending raw batches: passing ones move on, failing ones are quarantined."""
-    contract = load_contract(settings.contract_path)
-    return validate_pending(settings, contract)
+    return validate_pending(settings, contract_of(settings))
 
 
 # --------------------------------------------------------------------------- train
@@ -142,12 +126,13 @@ def read_validated(
     """All validated batches dated on or before the cutoff, with their content hashes."""
     files = sorted(folder.glob("*.parquet"))
     if cutoff is not None:
-        files = [f for f in files if pd.Timestamp(f.stem) <= cutoff.normalize()]
+        files = [f for f in files if pd.Timestamp(batch_date(f.stem)) <= cutoff.normalize()]
     if not files:
         raise PipelineError(
             f"no validated batches in {folder}"
             + (f" up to {cutoff.date()}" if cutoff is not None else "")
-            + ": run `lifecycle generate` and `lifecycle validate` first"
+            + ": bring data in with `lifecycle ingest` (or `lifecycle generate`), then run "
+            "`lifecycle validate`"
         )
     frames = [pd.read_parquet(f) for f in files]
     lineage = [BatchLineage(f.stem, _sha256(f)) for f in files]
@@ -168,38 +153,25 @@ def register_candidate(
     contract: DatasetContract,
     candidate: Candidate,
     lineage: list[BatchLineage],
-    config: TrainingConfig,
 ) -> registry.RegisteredVersion:
     """Log the run, register the version, attach its model card, give it the challenger alias."""
     client = registry.connect(settings.resolved_tracking_uri)
     experiment_id = registry.ensure_experiment(
-        client, settings.experiment_name, _artifact_root(settings)
+        client, contract.experiment_name, _artifact_root(settings)
     )
+    config = settings.training
     split = candidate.split
     revision = code_revision()
-    window_tags = {
-        "train_start": str(split.train_window[0]),
-        "train_end": str(split.train_window[1]),
-        "holdout_start": str(split.holdout_window[0]),
-        "holdout_end": str(split.holdout_window[1]),
-        "cutoff": split.cutoff.isoformat(),
-    }
-    version_tags = {
-        "threshold": repr(candidate.threshold),
-        "contract_hash": contract.content_hash(),
-        "code_revision": revision,
-        **window_tags,
-    }
+    version_tags = candidate_tags(candidate, contract, revision)
     run_tags = {
         **version_tags,
         "batches": ",".join(b.batch for b in lineage),
         "contract_name": contract.name,
     }
     params = {
-        **{f"model.{k}": v for k, v in config.params.to_dict().items()},
-        "train_days": config.train_days,
-        "holdout_days": config.holdout_days,
-        "target_fpr": config.target_fpr,
+        **{f"model.{k}": v for k, v in contract.model.to_dict().items()},
+        **{f"training.{k}": v for k, v in config.model_dump().items()},
+        "holdout_days_used": split.holdout_days,
         "n_train_rows": len(split.train),
         "n_holdout_rows": len(split.holdout),
         "features": list(contract.features),
@@ -207,7 +179,7 @@ def register_candidate(
     registered = registry.log_training_run(
         client,
         experiment_id=experiment_id,
-        model_name=settings.model_name,
+        model_name=contract.model_name,
         pipeline=candidate.pipeline,
         features=split.train[list(contract.features)],
         params=params,
@@ -226,9 +198,9 @@ def register_candidate(
         },
         "lineage.json",
     )
-    card = render_model_card(
+    model_card_text = render_model_card(
         ModelCardInputs(
-            model_name=settings.model_name,
+            model_name=contract.model_name,
             version=registered.version,
             created_at=datetime.now(UTC),
             contract=contract,
@@ -238,11 +210,12 @@ def register_candidate(
             metrics=candidate.metrics,
             segments=candidate.segments,
             leakage_checks=candidate.leakage_checks,
-            params=config.params,
+            warnings=candidate.warnings,
+            min_segment_positives=settings.promotion.segment_min_positives,
         )
     )
-    registry.log_model_card(client, registered.run_id, card)
-    registry.set_alias(client, settings.model_name, registry.CHALLENGER, registered.version)
+    registry.log_model_card(client, registered.run_id, model_card_text)
+    registry.set_alias(client, contract.model_name, vocab.CHALLENGER, registered.version)
     return registered
 
 
@@ -253,14 +226,13 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
     ``cutoff`` is "now" for the labels: only rows whose label was known by then are used. It
     defaults to the end of the last validated day.
     """
-    contract = load_contract(settings.contract_path)
+    contract = contract_of(settings)
     cut = pd.Timestamp(cutoff) if cutoff is not None else None
     frame, lineage = read_validated(settings.paths.validated, cut)
     if cut is None:
         cut = pd.Timestamp(frame[contract.event_time_column].max()).ceil("D")
-    config = training_config(settings)
-    candidate = build_candidate(frame, contract, cut, config)
-    registered = register_candidate(settings, contract, candidate, lineage, config)
+    candidate = build_candidate(frame, contract, cut, settings.training)
+    registered = register_candidate(settings, contract, candidate, lineage)
     split = candidate.split
     return TrainResult(
         model_name=registered.name,
@@ -272,6 +244,7 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
         holdout_window=(str(split.holdout_window[0]), str(split.holdout_window[1])),
         cutoff=cut.isoformat(),
         batches=lineage,
+        warnings=candidate.warnings,
     )
 
 
@@ -284,64 +257,64 @@ def compare_with_champion(
 ) -> PromotionDecision:
     """Score challenger and champion on the challenger's (most recent) holdout and decide."""
     client = registry.connect(settings.resolved_tracking_uri)
-    name = settings.model_name
-    policy = gate_policy(settings)
+    name = contract.model_name
+    policy = settings.promotion
+    target_fpr = settings.training.target_fpr
     reference = registry.load_reference(client, registry.version_run_id(client, name, challenger))
     new_metrics, new_segments = rescore(
-        registry.load_pipeline(name, challenger),
-        reference,
-        contract,
-        target_fpr=settings.target_fpr,
+        registry.load_pipeline(name, challenger), reference, contract, target_fpr=target_fpr
     )
-    new_card = scorecard(challenger, new_metrics, new_segments, policy.metric)
-    champion = registry.alias_version(client, name, registry.CHAMPION)
-    old_card = None
+    warnings = registry.version_warnings(client, name, challenger)
+    challenger_scores = scorecard(challenger, new_metrics, new_segments, policy.metric, warnings)
+    champion = registry.alias_version(client, name, vocab.CHAMPION)
+    champion_scores = None
     if champion is not None:
         old_metrics, old_segments = rescore(
-            registry.load_pipeline(name, champion),
-            reference,
-            contract,
-            target_fpr=settings.target_fpr,
+            registry.load_pipeline(name, champion), reference, contract, target_fpr=target_fpr
         )
-        old_card = scorecard(champion, old_metrics, old_segments, policy.metric)
-    return decide_promotion(new_card, old_card, policy)
+        champion_scores = scorecard(champion, old_metrics, old_segments, policy.metric)
+    return decide_promotion(challenger_scores, champion_scores, policy)
 
 
 @task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def apply_decision(settings: Settings, decision: PromotionDecision) -> None:
+def apply_decision(
+    settings: Settings, contract: DatasetContract, decision: PromotionDecision
+) -> None:
     """Move the champion alias when promoted; record the decision in the log and as tags."""
     client = registry.connect(settings.resolved_tracking_uri)
-    name = settings.model_name
+    name = contract.model_name
     at = datetime.now(UTC)
+    gate = vocab.GATE_TAG_PREFIX
     if decision.promoted:
-        registry.set_alias(client, name, registry.CHAMPION, decision.challenger_version)
+        registry.set_alias(client, name, vocab.CHAMPION, decision.challenger_version)
         if decision.champion_version is not None:
             registry.tag_version(
                 client,
                 name,
                 decision.challenger_version,
-                {"previous_champion": decision.champion_version},
+                {vocab.PREVIOUS_CHAMPION_TAG: decision.champion_version},
             )
             registry.tag_version(
                 client,
                 name,
                 decision.champion_version,
-                {"replaced_by": decision.challenger_version},
+                {vocab.REPLACED_BY_TAG: decision.challenger_version},
             )
     registry.tag_version(
         client,
         name,
         decision.challenger_version,
         {
-            "gate.verdict": decision.verdict,
-            "gate.reason": decision.reason,
-            "gate.compared_with": decision.champion_version or "none",
-            "gate.numbers": decision.numbers,
-            "gate.at": at.isoformat(),
+            f"{gate}verdict": decision.verdict,
+            f"{gate}reason": decision.reason,
+            f"{gate}compared_with": decision.champion_version or "none",
+            f"{gate}numbers": decision.numbers,
+            f"{gate}warnings": list(decision.warnings),
+            f"{gate}at": at.isoformat(),
         },
     )
-    if registry.alias_version(client, name, registry.CHALLENGER) == decision.challenger_version:
-        client.delete_registered_model_alias(name, registry.CHALLENGER)
+    if registry.alias_version(client, name, vocab.CHALLENGER) == decision.challenger_version:
+        client.delete_registered_model_alias(name, vocab.CHALLENGER)
     append_decision(
         settings.paths.audit_log,
         decision_record(
@@ -354,6 +327,7 @@ def apply_decision(settings: Settings, decision: PromotionDecision) -> None:
                 "champion_after": decision.challenger_version
                 if decision.promoted
                 else decision.champion_version,
+                "warnings": list(decision.warnings),
             },
             numbers=decision.numbers,
             at=at,
@@ -364,18 +338,19 @@ def apply_decision(settings: Settings, decision: PromotionDecision) -> None:
 @flow(name="promote")
 def promote_flow(settings: Settings, version: str | None = None) -> PromotionDecision:
     """Run the promotion gate on ``version`` (default: the version holding ``challenger``)."""
-    contract = load_contract(settings.contract_path)
+    contract = contract_of(settings)
+    name = contract.model_name
     client = registry.connect(settings.resolved_tracking_uri)
-    challenger = version or registry.alias_version(client, settings.model_name, registry.CHALLENGER)
+    challenger = version or registry.alias_version(client, name, vocab.CHALLENGER)
     if challenger is None:
         raise PipelineError(
-            f"model '{settings.model_name}' has no '{registry.CHALLENGER}' version waiting: "
+            f"model '{name}' has no '{vocab.CHALLENGER}' version waiting: "
             "run `lifecycle train` first, or pass --version"
         )
-    if challenger == registry.alias_version(client, settings.model_name, registry.CHAMPION):
+    if challenger == registry.alias_version(client, name, vocab.CHAMPION):
         raise PipelineError(f"version {challenger} is already the champion")
     decision = compare_with_champion(settings, contract, challenger)
-    apply_decision(settings, decision)
+    apply_decision(settings, contract, decision)
     return decision
 
 
@@ -392,17 +367,17 @@ class RollbackResult:
 def rollback_flow(settings: Settings, reason: str) -> RollbackResult:
     """Move ``champion`` back to the version it replaced, and record why."""
     client = registry.connect(settings.resolved_tracking_uri)
-    name = settings.model_name
-    current = registry.alias_version(client, name, registry.CHAMPION)
+    name = contract_of(settings).model_name
+    current = registry.alias_version(client, name, vocab.CHAMPION)
     if current is None:
         raise PipelineError(f"model '{name}' has no champion to roll back")
-    previous = registry.version_tags(client, name, current).get("previous_champion")
+    previous = registry.version_tags(client, name, current).get(vocab.PREVIOUS_CHAMPION_TAG)
     if not previous:
         raise PipelineError(
             f"champion version {current} of '{name}' replaced no earlier champion: "
             "there is nothing to roll back to"
         )
-    registry.set_alias(client, name, registry.CHAMPION, previous)
+    registry.set_alias(client, name, vocab.CHAMPION, previous)
     at = datetime.now(UTC)
     registry.tag_version(
         client, name, current, {"rolled_back": "true", "rollback.reason": reason, "rollback.at": at}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.contract import load_contract
+from features.contract import DatasetContract, load_contract
 from pipelines.settings import Settings
 from serving.prediction_log import LabelLog, label_records
 
@@ -16,13 +16,22 @@ class LabelFileError(ValueError):
     """A label file cannot be used; the message names the file and the problem."""
 
 
-def read_label_file(path: Path, id_column: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file of labels; CSV ids stay text (``00123`` is not ``123``)."""
+def read_label_file(path: Path, contract: DatasetContract) -> pd.DataFrame:
+    """Read a CSV or Parquet file of labels.
+
+    CSV ids stay text (``00123`` is not ``123``), and so do text labels (``no`` is not a
+    missing value); an int label is read as a number.
+    """
+    text_columns = [contract.id_column]
+    if contract.columns[contract.label_column].dtype == "category":
+        text_columns.append(contract.label_column)
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype={id_column: str})
+            return pd.read_csv(
+                path, dtype=dict.fromkeys(text_columns, str), keep_default_na=False, na_values=[""]
+            )
     except (OSError, ValueError) as exc:
         raise LabelFileError(f"cannot read {path}: {exc}") from None
     raise LabelFileError(f"{path}: expected a .csv or .parquet file")
@@ -34,23 +43,28 @@ def append_label_file(settings: Settings, path: Path) -> int:
     Every row needs an id and a label in the contract's label values; an optional
     label-available-time column is kept. Nothing is appended if any row is bad.
     """
-    contract = load_contract(settings.contract_path)
+    contract = load_contract(settings.contract)
     id_col, label_col = contract.id_column, contract.label_column
-    frame = read_label_file(path, id_col)
+    frame = read_label_file(path, contract)
     missing = [c for c in (id_col, label_col) if c not in frame.columns]
     if missing:
         raise LabelFileError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
-    allowed = set(contract.columns[label_col].categories or (0, 1))
+    allowed = set(contract.label_values)
     bad = frame[frame[id_col].isna() | ~frame[label_col].isin(allowed)]
     if not bad.empty:
         raise LabelFileError(
-            f"{path}: {len(bad)} row(s) with a missing id or a label outside {sorted(allowed)}, "
+            f"{path}: {len(bad)} row(s) with a missing id or a label outside "
+            f"{list(contract.label_values)}, "
             f"first at row {int(bad.index[0]) + 2}"
         )
-    time_col = contract.label_available_time_column
-    rows = []
+    time_col = contract.label_available_field
+    rows: list[dict[str, object]] = []
     for record in frame.to_dict(orient="records"):
-        row = {id_col: str(record[id_col]), label_col: int(record[label_col])}
+        label = record[label_col]
+        row: dict[str, object] = {
+            id_col: str(record[id_col]),
+            label_col: label if isinstance(label, str) else int(label),
+        }
         if time_col in record and pd.notna(record[time_col]):
             try:
                 row[time_col] = pd.Timestamp(record[time_col]).to_pydatetime()

@@ -8,21 +8,27 @@ the promotion gate. A server polling the champion alias picks up a promoted mode
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from features.contract import DatasetContract, load_contract
-from monitoring.policy import RetrainDecision, RetrainPolicy, decide_retraining
+from features import vocabulary as vocab
+from features.contract import DatasetContract
+from monitoring.policy import RetrainDecision, decide_retraining
+from monitoring.summary import window_id_for
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
 from pipelines.audit import append_decision, decision_record, read_decisions
 from pipelines.flows import (
     STORAGE_RETRIES,
     PipelineError,
     TrainResult,
+    contract_of,
     promote_flow,
     train_flow,
 )
@@ -30,7 +36,10 @@ from pipelines.settings import Settings
 from training import registry
 from training.gate import PromotionDecision
 
-REFERENCE_FIGURES = ("pr_auc", "recall_at_threshold", "expected_cost_per_txn")
+#: Training-time figures a window's performance is compared with (the run's metric names).
+REFERENCE_FIGURES = ("pr_auc", "recall_at_threshold", "expected_cost_per_row")
+
+Window = tuple[date, date]
 
 
 @dataclass(frozen=True)
@@ -54,26 +63,72 @@ class MonitorResult:
     promotion: PromotionDecision | None = None
 
 
-def retrain_policy(settings: Settings) -> RetrainPolicy:
-    """The retraining thresholds in force."""
-    return RetrainPolicy(
-        drift_windows_to_retrain=settings.drift_windows_to_retrain,
-        performance_drop_to_retrain=settings.performance_drop_to_retrain,
-        cooldown_windows=settings.retrain_cooldown_windows,
-        min_labelled_rows=settings.min_labelled_rows,
-        drift_share_threshold=settings.drift_share_threshold,
-    )
+def window_days(rows_per_day: float, min_window_rows: int) -> int:
+    """Days a window needs to hold ``min_window_rows`` rows at this daily volume (at least 1)."""
+    if rows_per_day <= 0:
+        return 1
+    return max(1, math.ceil(min_window_rows / rows_per_day))
 
 
-def last_retrain_window(settings: Settings) -> str | None:
-    """The window of the most recent retrain actually run, from the audit log (None if never)."""
-    retrains = [r for r in read_decisions(settings.paths.audit_log, {"retrain"}) if r.get("acted")]
+def grow_window(
+    rows_by_day: Mapping[date, int], end: date, min_rows: int, max_days: int
+) -> tuple[Window, str | None]:
+    """The window ending on ``end``: that day, extended back until it holds ``min_rows`` rows.
+
+    At most ``max_days`` days. Returns the window and, when it is not the single day asked for
+    or still holds too few rows, a sentence saying so (for the command's output).
+    """
+    start = end
+    total = rows_by_day.get(end, 0)
+    while total < min_rows and (end - start).days + 1 < max_days:
+        start -= timedelta(days=1)
+        total += rows_by_day.get(start, 0)
+    span = (end - start).days + 1
+    if total < min_rows:
+        return (start, end), (
+            f"window {window_id_for(start, end)} holds {total} predictions, fewer than the "
+            f"{min_rows} drift tests need (monitoring.min_window_rows); its drift figures are "
+            "weak evidence"
+        )
+    if span > 1:
+        return (start, end), (
+            f"{end.isoformat()} alone holds {rows_by_day.get(end, 0)} predictions, fewer than "
+            f"monitoring.min_window_rows ({min_rows}): the window covers {span} days "
+            f"({total} predictions)"
+        )
+    return (start, end), None
+
+
+def logged_rows_by_day(predictions_dir: Path) -> dict[date, int]:
+    """Predictions logged per event day, counted from the log files' lines."""
+    counts: dict[date, int] = {}
+    if not predictions_dir.is_dir():
+        return counts
+    for path in predictions_dir.glob("*.jsonl"):
+        try:
+            day = date.fromisoformat(path.stem)
+        except ValueError:
+            continue
+        with path.open("rb") as handle:
+            counts[day] = sum(1 for line in handle if line.strip())
+    return counts
+
+
+def last_retrain_window(settings: Settings, before: str | None = None) -> str | None:
+    """The window of the most recent retrain actually run (before ``before``, if given)."""
+    retrains = [
+        r
+        for r in read_decisions(settings.paths.audit_log, {"retrain"})
+        if r.get("acted") and (before is None or str(r["window_id"]) < before)
+    ]
     return str(retrains[-1]["window_id"]) if retrains else None
 
 
 @task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def champion_reference(
-    settings: Settings, cache: dict[str, ChampionReference] | None = None
+    settings: Settings,
+    contract: DatasetContract,
+    cache: dict[str, ChampionReference] | None = None,
 ) -> ChampionReference:
     """Load the champion's reference window and figures from the registry.
 
@@ -81,8 +136,8 @@ def champion_reference(
     while the champion stays the same.
     """
     client = registry.connect(settings.resolved_tracking_uri)
-    name = settings.model_name
-    version = registry.alias_version(client, name, registry.CHAMPION)
+    name = contract.model_name
+    version = registry.alias_version(client, name, vocab.CHAMPION)
     if version is None:
         raise PipelineError(
             f"model '{name}' has no champion to monitor: run `lifecycle train` and "
@@ -94,7 +149,7 @@ def champion_reference(
     metrics = client.get_run(run_id).data.metrics
     reference = ChampionReference(
         version=version,
-        threshold=float(registry.version_tags(client, name, version)["threshold"]),
+        threshold=float(registry.version_tags(client, name, version)[vocab.THRESHOLD_TAG]),
         frame=registry.load_reference(client, run_id),
         performance={k: float(metrics[k]) for k in REFERENCE_FIGURES if k in metrics},
     )
@@ -105,10 +160,11 @@ def champion_reference(
 
 @task(cache_policy=NO_CACHE)
 def evaluate_window(
-    settings: Settings, contract: DatasetContract, window: date, champion: ChampionReference
+    settings: Settings, contract: DatasetContract, window: Window, champion: ChampionReference
 ) -> MonitorOutput:
-    """Drift, quality and matured-label performance of one day of predictions."""
+    """Drift, quality and matured-label performance of one window of predictions."""
     paths = settings.paths
+    config = settings.monitoring
     return monitor_window(
         champion.frame,
         contract,
@@ -117,26 +173,25 @@ def evaluate_window(
         monitoring_dir=paths.monitoring,
         window=window,
         threshold=champion.threshold,
-        drift_share_threshold=settings.drift_share_threshold,
+        config=config,
         reference_performance=champion.performance or None,
-        performance_days=settings.performance_days,
-        min_labelled_rows=settings.min_labelled_rows,
-        write_html=settings.write_html,
-        performance_report=window.toordinal() % settings.performance_report_every_days == 0,
+        performance_report=window[1].toordinal() % config.performance_report_every_days == 0,
     )
 
 
 @task(cache_policy=NO_CACHE)
-def decide(settings: Settings, champion_version: str, act: bool) -> RetrainDecision:
-    """Run the pure policy over every window summary and record its verdict.
+def decide(settings: Settings, champion_version: str, window_id: str, act: bool) -> RetrainDecision:
+    """Run the pure policy over the window summaries up to ``window_id`` and record its verdict.
 
-    ``act`` says whether a "retrain" verdict will be acted on; only acted-on retrains start a
-    cool-down.
+    Later windows on disk (a re-run of an earlier window) are left out, so the verdict is the
+    one this window would have got. ``act`` says whether a "retrain" verdict will be acted on;
+    only acted-on retrains start a cool-down.
     """
+    history = [s for s in read_summaries(settings.paths.monitoring) if s.window_id <= window_id]
     decision = decide_retraining(
-        read_summaries(settings.paths.monitoring),
-        retrain_policy(settings),
-        last_retrain_window=last_retrain_window(settings),
+        history,
+        settings.retraining,
+        last_retrain_window=last_retrain_window(settings, before=window_id),
     )
     append_decision(
         settings.paths.audit_log,
@@ -164,27 +219,28 @@ def end_of_day(day: date) -> datetime:
 def monitor_day(
     settings: Settings,
     contract: DatasetContract,
-    window: date,
+    window: date | Window,
     *,
     retrain: bool,
     cache: dict[str, ChampionReference] | None = None,
 ) -> MonitorResult:
-    """Monitor one day; when the policy says so (and ``retrain``), retrain and gate.
+    """Monitor one window; when the policy says so (and ``retrain``), retrain and gate.
 
     Runs inside a flow (the monitor flow, or the demo's): its steps are Prefect tasks and the
     retrain is the train flow then the promote flow, as subflows.
     """
-    champion = champion_reference(settings, cache)
-    output = evaluate_window(settings, contract, window, champion)
-    decision = decide(settings, champion.version, retrain)
+    bounds = window if isinstance(window, tuple) else (window, window)
+    champion = champion_reference(settings, contract, cache)
+    output = evaluate_window(settings, contract, bounds, champion)
+    decision = decide(settings, champion.version, output.summary.window_id, retrain)
     if decision.verdict != "retrain" or not retrain:
         return MonitorResult(output, decision, champion.version)
-    trained = train_flow(settings, cutoff=end_of_day(window))
+    trained = train_flow(settings, cutoff=end_of_day(bounds[1]))
     promotion = promote_flow(settings, trained.version)
     return MonitorResult(output, decision, champion.version, trained, promotion)
 
 
 @flow(name="monitor")
-def monitor_flow(settings: Settings, window: date, retrain: bool = True) -> MonitorResult:
-    """Monitor one day of predictions against the champion's reference; maybe retrain."""
-    return monitor_day(settings, load_contract(settings.contract_path), window, retrain=retrain)
+def monitor_flow(settings: Settings, window: Window, retrain: bool = True) -> MonitorResult:
+    """Monitor one window of predictions against the champion's reference; maybe retrain."""
+    return monitor_day(settings, contract_of(settings), window, retrain=retrain)

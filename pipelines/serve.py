@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from features.contract import load_contract
+from features.contract import DatasetContract, load_contract
 from pipelines.settings import Settings
 from serving.config import ServingConfig
 
 
-def serving_config(settings: Settings, *, poll_seconds: float | None = None) -> ServingConfig:
-    """The app's configuration: registry, contract, log folders, API key, alias polling."""
+def serving_config(
+    settings: Settings,
+    contract: DatasetContract | None = None,
+    *,
+    poll_seconds: float | None = None,
+) -> ServingConfig:
+    """The app's configuration: registry, contract, log folders and the serving section.
+
+    ``poll_seconds`` overrides the section's alias-polling period (the demo polls faster).
+    """
+    section = settings.serving
+    if poll_seconds is not None:
+        section = section.model_copy(update={"poll_seconds": poll_seconds})
     return ServingConfig(
         tracking_uri=settings.resolved_tracking_uri,
-        model_name=settings.model_name,
-        contract=load_contract(settings.contract_path),
+        contract=contract or load_contract(settings.contract),
         predictions_dir=settings.paths.predictions,
         labels_dir=settings.paths.labels,
-        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-        poll_seconds=poll_seconds or settings.alias_poll_seconds,
+        settings=section,
     )

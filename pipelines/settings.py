@@ -1,97 +1,125 @@
-"""The one settings object, built at each entry point (CLI command, flow, server) and passed down.
+"""The one settings tree, built at each entry point (CLI command, flow, server) and passed down.
 
-Every field can be set from the environment with the ``LIFECYCLE_`` prefix, e.g.
-``LIFECYCLE_HOME=/tmp/run`` or ``LIFECYCLE_TRACKING_URI=http://mlflow:5000``. Nothing here reads
-the environment or the disk at import time: call :func:`load_settings`.
+Each stage owns its section's type and defaults; this module only composes them, so every
+threshold is defined once, beside the code that uses it:
+
+========================  ==========================================  =======================
+section                   type                                        e.g.
+========================  ==========================================  =======================
+``training``              `training.config.TrainingConfig`            ``holdout_days``
+``promotion``             `training.gate.GatePolicy`                  ``margin``
+``serving``               `serving.config.ServingSettings`            ``port``, ``api_key``
+``monitoring``            `monitoring.config.MonitoringConfig`        ``min_window_rows``
+``retraining``            `monitoring.policy.RetrainPolicy`           ``cooldown_windows``
+========================  ==========================================  =======================
+
+Sources, highest precedence first: explicit overrides (CLI flags), ``LIFECYCLE_*`` environment
+variables (``__`` between a section and its key: ``LIFECYCLE_PROMOTION__MARGIN=0.01``), a TOML
+config file (``--config``, ``LIFECYCLE_CONFIG``, else ``./lifecycle.toml`` when it exists; one
+table per section), then the defaults. What is specific to a use case (columns, costs, guards,
+model parameters, names) is not a setting: it lives in the dataset contract.
+
+Nothing here reads the environment or the disk at import time: call :func:`load_settings`.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from monitoring.config import MonitoringConfig
+from monitoring.policy import RetrainPolicy
+from serving.config import ServingSettings
+from training.config import TrainingConfig
+from training.gate import GatePolicy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONTRACT = REPO_ROOT / "data" / "contracts" / "card_fraud.yaml"
+CONTRACTS_DIR = REPO_ROOT / "data" / "contracts"
+DEFAULT_CONTRACT = CONTRACTS_DIR / "card_fraud.yaml"
+ENV_PREFIX = "LIFECYCLE_"
+NESTED_DELIMITER = "__"
+#: Environment variables with the prefix that are not settings themselves.
+CONFIG_FILE_VARIABLE = "LIFECYCLE_CONFIG"
+DEFAULT_CONFIG_FILE = Path("lifecycle.toml")
+
+_config_file: ContextVar[Path | None] = ContextVar("lifecycle_config_file", default=None)
+
+
+class SettingsError(ValueError):
+    """The settings cannot be built; the message names the variable, file or key to fix."""
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """The TOML config file chosen by `load_settings` (nothing when there is none)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` returns the whole file at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file.get()
+        if path is None:
+            return {}
+        return TomlConfigSettingsSource(self.settings_cls, toml_file=path)()
 
 
 class Settings(BaseSettings):
-    """Where the run lives, which model it serves and the thresholds its decisions use."""
+    """Where the run lives, which contract it follows, and every stage's thresholds."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        frozen=True,
+        extra="forbid",
+    )
 
     home: Path = Field(
         default=Path(".lifecycle"),
         description="Folder holding every file a run writes (data, MLflow store, reports, logs).",
     )
-    contract_path: Path = Field(default=DEFAULT_CONTRACT, description="Dataset contract YAML.")
+    contract: Path = Field(
+        default=DEFAULT_CONTRACT, description="Dataset contract YAML: the use case's plug-in."
+    )
     tracking_uri: str | None = Field(
         default=None,
         description="MLflow tracking URI; default: a SQLite store under the home folder.",
     )
-    model_name: str = Field(default="card-fraud", description="Registered model name.")
-    experiment_name: str = Field(default="card-fraud", description="MLflow experiment name.")
+    training: TrainingConfig = TrainingConfig()
+    promotion: GatePolicy = GatePolicy()
+    serving: ServingSettings = ServingSettings()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    retraining: RetrainPolicy = RetrainPolicy()
 
-    # Training window
-    train_days: int = Field(default=28, ge=3, description="Days of labelled data used to fit.")
-    holdout_days: int = Field(default=5, ge=1, description="Most recent labelled days held out.")
-
-    # Promotion gate
-    promotion_metric: str = Field(default="pr_auc", description="Metric the gate compares.")
-    promotion_margin: float = Field(
-        default=0.005, ge=0, description="Challenger must beat champion by this much."
-    )
-    segment_max_drop: float = Field(
-        default=0.10, ge=0, description="Largest allowed per-segment drop vs the champion."
-    )
-    segment_min_positives: int = Field(
-        default=15, ge=1, description="Segments with fewer positives are not guarded."
-    )
-    floor_pr_auc: float = Field(default=0.25, ge=0, le=1, description="First model's PR-AUC floor.")
-    floor_roc_auc: float = Field(
-        default=0.75, ge=0, le=1, description="First model's ROC-AUC floor."
-    )
-    target_fpr: float = Field(default=0.01, gt=0, lt=1, description="FPR for recall@FPR.")
-
-    # Serving
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    api_key: SecretStr | None = Field(default=None, description="If set, X-API-Key is required.")
-    alias_poll_seconds: float = Field(default=2.0, gt=0, description="Champion alias poll period.")
-
-    # Monitoring and retraining policy
-    drift_share_threshold: float = Field(
-        default=0.3, gt=0, le=1, description="Share of drifted features that flags a window."
-    )
-    drift_windows_to_retrain: int = Field(
-        default=2, ge=1, description="Consecutive drifted windows that trigger a retrain."
-    )
-    performance_drop_to_retrain: float = Field(
-        default=0.10, gt=0, description="PR-AUC drop on matured labels that triggers a retrain."
-    )
-    retrain_cooldown_windows: int = Field(
-        default=5, ge=0, description="Windows after a retrain during which no retrain starts."
-    )
-    performance_days: int = Field(
-        default=14, ge=1, description="Trailing days of predictions joined with matured labels."
-    )
-    min_labelled_rows: int = Field(
-        default=1000, ge=1, description="Matured labels needed before performance is trusted."
-    )
-    write_html: bool = Field(
-        default=True, description="Write Evidently HTML reports (about 4 MB each) per window."
-    )
-    performance_report_every_days: int = Field(
-        default=1,
-        ge=1,
-        description="Write Evidently's performance report every N days (figures: every day).",
-    )
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then the environment, then the config file, then the defaults."""
+        return init_settings, env_settings, _ConfigFileSource(settings_cls)
 
     @model_validator(mode="after")
-    def _resolve_home(self) -> Settings:
+    def _resolve_paths(self) -> Settings:
         object.__setattr__(self, "home", self.home.expanduser().resolve())
+        object.__setattr__(self, "contract", self.contract.expanduser().resolve())
         return self
 
     @property
@@ -115,8 +143,13 @@ class HomeLayout:
 
     @property
     def raw(self) -> Path:
-        """Immutable daily batches as generated (one Parquet file per day)."""
+        """Immutable raw batches, one Parquet file per day (generated or ingested)."""
         return self.home / "data" / "raw"
+
+    @property
+    def ingest(self) -> Path:
+        """What each ingested source file became: its report and any rows that did not parse."""
+        return self.home / "data" / "ingest"
 
     @property
     def validated(self) -> Path:
@@ -179,7 +212,79 @@ class HomeLayout:
         return self.home / "demo"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides (e.g. from CLI flags)."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+def _setting_names(model: type[BaseModel], prefix: str) -> Iterator[str]:
+    """Every environment variable name that sets a field of ``model`` or one of its sections."""
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}{name}".upper()
+        yield variable
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _setting_names(annotation, f"{prefix}{name}{NESTED_DELIMITER}")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``LIFECYCLE_*`` variables that set nothing, each with the closest real name if any.
+
+    A misspelt or outdated variable would otherwise be ignored without a word.
+    """
+    known = set(_setting_names(Settings, ENV_PREFIX)) | {CONFIG_FILE_VARIABLE}
+    problems = []
+    for variable in sorted(k for k in environ if k.upper().startswith(ENV_PREFIX)):
+        if variable.upper() in known:
+            continue
+        close = difflib.get_close_matches(variable.upper(), sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{variable}{hint}")
+    return problems
+
+
+def config_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The TOML config file in force: the flag, else LIFECYCLE_CONFIG, else ./lifecycle.toml.
+
+    Raises:
+        SettingsError: a file named by the flag or the variable does not exist.
+    """
+    named = explicit or (
+        Path(environ[CONFIG_FILE_VARIABLE]) if environ.get(CONFIG_FILE_VARIABLE) else None
+    )
+    if named is not None:
+        if not named.is_file():
+            raise SettingsError(f"config file {named} does not exist")
+        return named
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(*, config: Path | None = None, **overrides: object) -> Settings:
+    """Build settings from flags (``overrides``; None means "not given"), environment and file.
+
+    Raises:
+        SettingsError: an unknown ``LIFECYCLE_*`` variable, a missing config file, or a value
+            the settings reject (the message names the variable or key).
+    """
+    env = os.environ
+    unknown = unknown_variables(env)
+    if unknown:
+        raise SettingsError(
+            "unknown setting variable(s): " + ", ".join(unknown) + "; sections and keys are "
+            f"joined with '{NESTED_DELIMITER}', e.g. LIFECYCLE_PROMOTION__MARGIN"
+        )
+    path = config_file(config, env)
+    token = _config_file.set(path)
+    try:
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**given)
+    except ValueError as exc:
+        source = f" (config file {path})" if path is not None else ""
+        raise SettingsError(f"invalid settings{source}: {_summary(exc)}") from None
+    finally:
+        _config_file.reset(token)
+
+
+def _summary(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+        for e in errors()
+    )

@@ -7,9 +7,11 @@ then polls the alias every ``poll_seconds`` and hot-swaps new versions (see
 
 Routes:
 
-- ``POST /v1/predict``: score ONE transaction object, or a JSON array of 1..``max_batch`` of
-  them; answers one prediction object, or an array in request order.
-- ``POST /v1/labels``: append delayed labels to the label log.
+- ``POST /v1/predict``: score ONE row object, or a JSON array of 1..``max_batch`` of them;
+  answers one prediction object, or an array in request order. The fields of a row and of a
+  prediction are the contract's (see :mod:`serving.schemas`): the id under the contract's id
+  column, the score under its ``score_name``.
+- ``POST /v1/labels``: append labels that became known after scoring to the label log.
 - ``GET /v1/model``: the version serving, its training window, metrics and last swap failure.
 - ``GET /health`` (liveness, always 200), ``GET /ready`` (200 only with a model loaded).
 - ``GET /metrics``: Prometheus text.
@@ -21,10 +23,11 @@ bad field), never 5xx; 503 means no model is loaded yet.
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
@@ -36,13 +39,27 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from features.contract import DatasetContract
+from features.contract import ColumnSpec, DatasetContract
+from features.vocabulary import (
+    CODE_REVISION_TAG,
+    CONTRACT_HASH_TAG,
+    CUTOFF_TAG,
+    DECISION,
+    HOLDOUT_END_TAG,
+    HOLDOUT_START_TAG,
+    MODEL_NAME,
+    MODEL_VERSION,
+    REQUEST_ID,
+    THRESHOLD,
+    TRAIN_END_TAG,
+    TRAIN_START_TAG,
+    WARNINGS_TAG,
+)
 from serving.auth import api_key_guard
 from serving.config import ServingConfig
 from serving.metrics import CONTENT_TYPE, ServingMetrics
 from serving.mlflow_source import MlflowModelSource
 from serving.model_store import (
-    CONTRACT_HASH_TAG,
     LoadedModel,
     ModelSource,
     ModelStore,
@@ -56,17 +73,17 @@ from serving.schemas import (
     Health,
     LabelsAccepted,
     ModelInfo,
-    Prediction,
     Ready,
     SwapErrorOut,
     build_api_schemas,
     field_errors,
+    row_values,
 )
 from serving.scoring import (
     SingleThreadedModelCalls,
     decisions,
     feature_frame,
-    fraud_probabilities,
+    positive_probabilities,
 )
 
 logger = logging.getLogger(__name__)
@@ -112,7 +129,7 @@ class Services:
             return (
                 f"No model is loaded yet: no version of '{config.model_name}' has the alias "
                 f"'{config.alias}'. Promote a version; the server checks every "
-                f"{config.poll_seconds:g} s and loads it without a restart."
+                f"{config.settings.poll_seconds:g} s and loads it without a restart."
             )
         return f"No model is loaded yet: version {self.store.alias_version} is being loaded."
 
@@ -254,12 +271,13 @@ def _model_info(services: Services, loaded: LoadedModel) -> ModelInfo:
         run_id=loaded.run_id,
         threshold=loaded.threshold,
         contract_hash=loaded.tag(CONTRACT_HASH_TAG),
-        train_start=loaded.tag("train_start"),
-        train_end=loaded.tag("train_end"),
-        holdout_start=loaded.tag("holdout_start"),
-        holdout_end=loaded.tag("holdout_end"),
-        cutoff=loaded.tag("cutoff"),
-        code_revision=loaded.tag("code_revision"),
+        train_start=loaded.tag(TRAIN_START_TAG),
+        train_end=loaded.tag(TRAIN_END_TAG),
+        holdout_start=loaded.tag(HOLDOUT_START_TAG),
+        holdout_end=loaded.tag(HOLDOUT_END_TAG),
+        cutoff=loaded.tag(CUTOFF_TAG),
+        code_revision=loaded.tag(CODE_REVISION_TAG),
+        warnings=warnings_of(loaded.tag(WARNINGS_TAG)),
         metrics=dict(loaded.metrics),
         loaded_at=loaded.loaded_at,
         last_swap_error=(
@@ -270,21 +288,72 @@ def _model_info(services: Services, loaded: LoadedModel) -> ModelInfo:
     )
 
 
-def example_transaction(contract: DatasetContract, transaction_id: str = "t-1") -> dict[str, Any]:
-    """A valid request item for the OpenAPI docs: 10 % into each numeric range, first category."""
-    item: dict[str, Any] = {contract.id_column: transaction_id}
-    for name in contract.features:
-        spec = contract.columns[name]
-        if spec.dtype in ("float", "int"):
-            low = spec.min if spec.min is not None else 0.0
-            high = spec.max if spec.max is not None else low + 10.0
-            value = low + 0.1 * (high - low)
-            item[name] = round(value) if spec.dtype == "int" else round(value, 2)
-        elif spec.categories:
-            item[name] = spec.categories[0]
-        else:
-            item[name] = None if spec.nullable else "x"
+def warnings_of(tag: str | None) -> list[str]:
+    """The training caveats of a version's warnings tag (a JSON list of text).
+
+    A tag that is not such a list is shown as one caveat rather than dropped.
+    """
+    if not tag:
+        return []
+    try:
+        parsed = json.loads(tag)
+    except ValueError:
+        return [tag]
+    if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+        return parsed
+    return [tag]
+
+
+def _example_value(spec: ColumnSpec) -> Any:
+    """A valid value of one column: its first category, else 10 % into its numeric range."""
+    if spec.categories:
+        return spec.categories[0]
+    if spec.is_numeric:
+        low = spec.min if spec.min is not None else 0.0
+        high = spec.max if spec.max is not None else low + 10.0
+        value = low + 0.1 * (high - low)
+        return round(value) if spec.dtype == "int" else round(value, 2)
+    if spec.dtype == "datetime":
+        return "2024-01-01T00:00:00"
+    return "text"
+
+
+def example_id(contract: DatasetContract, number: int) -> str | int:
+    """An id for the docs' examples: ``number`` for an int id, else ``"row-<number>"``."""
+    return number if contract.columns[contract.id_column].dtype == "int" else f"row-{number}"
+
+
+def example_row(contract: DatasetContract, row_id: str | int | None = None) -> dict[str, Any]:
+    """A valid request item for the OpenAPI docs: every feature and every extra segment."""
+    item: dict[str, Any] = {
+        contract.id_column: example_id(contract, 1) if row_id is None else row_id
+    }
+    for name in contract.input_columns:
+        item[name] = _example_value(contract.columns[name])
     return item
+
+
+def prediction_answers(
+    contract: DatasetContract,
+    request_id: str,
+    rows: Sequence[Mapping[str, Any]],
+    scores: Sequence[float],
+    flags: Sequence[int],
+    loaded: LoadedModel,
+) -> list[dict[str, Any]]:
+    """The predictions of scored rows as the contract's response model spells them (pure)."""
+    return [
+        {
+            REQUEST_ID: request_id,
+            contract.id_column: row[contract.id_column],
+            contract.score_name: score,
+            DECISION: flag,
+            THRESHOLD: loaded.threshold,
+            MODEL_NAME: loaded.name,
+            MODEL_VERSION: loaded.version,
+        }
+        for row, score, flag in zip(rows, scores, flags, strict=True)
+    ]
 
 
 def create_app(
@@ -295,15 +364,17 @@ def create_app(
     """Build the app; nothing is contacted or loaded until the lifespan starts.
 
     Args:
-        config: Where the model and the logs are, auth and polling.
+        config: The contract, where the model and the logs are, and the serving settings
+            (API key, polling, batch limit).
         source: Where model versions come from; default: the MLflow registry of
             ``config.tracking_uri``. Tests pass an in-memory source.
         clock: UTC clock (tz-naive datetimes), for the logs and swap records.
     """
     contract = config.contract
-    schemas = build_api_schemas(contract, config.max_batch)
+    settings = config.settings
+    schemas = build_api_schemas(contract, settings.max_batch)
     metrics = ServingMetrics()
-    guard = Depends(api_key_guard(config.api_key))
+    guard = Depends(api_key_guard(settings.api_key_value()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -326,7 +397,7 @@ def create_app(
         app.state.services = services
         outcome = await anyio.to_thread.run_sync(services.refresh)
         logger.info("startup model check: %s (version %s)", outcome.result, outcome.version)
-        poller = asyncio.create_task(_poll_alias(services, config.poll_seconds))
+        poller = asyncio.create_task(_poll_alias(services, settings.poll_seconds))
         try:
             yield
         finally:
@@ -336,9 +407,12 @@ def create_app(
             await anyio.to_thread.run_sync(writer.close)
 
     app = FastAPI(
-        title="Card fraud scoring API",
+        title=f"{contract.name} scoring API",
         version=API_VERSION,
-        summary=f"Scores transactions with models:/{config.model_name}@{config.alias}.",
+        summary=(
+            f"Scores rows of contract '{contract.name}' with "
+            f"models:/{config.model_name}@{config.alias}."
+        ),
         description=__doc__,
         lifespan=lifespan,
         responses={
@@ -355,24 +429,31 @@ def create_app(
     # as Any; FastAPI reads the real types from the annotations.
     predict_body: Any = schemas.predict_body
     labels_body: Any = schemas.labels_body
-    example = example_transaction(contract)
+    example = example_row(contract)
+    score = contract.score_name
 
     @app.post(
         "/v1/predict",
-        response_model=Prediction | list[Prediction],
+        response_model=schemas.predict_response,
         responses={**error_401, **error_503},
         dependencies=[guard],
         tags=["scoring"],
+        description=(
+            "Score one row (object in, object out) or a batch (array in, array out). "
+            f"`{score}` is the probability that `{contract.label_column}` is "
+            f"{contract.positive!r}; `decision` is 1 when `{score} >= threshold`, else 0. "
+            "Every scored row is appended to the prediction log."
+        ),
     )
     def predict(
         body: Annotated[
             predict_body,
             Body(
                 openapi_examples={
-                    "one": {"summary": "One transaction", "value": example},
+                    "one": {"summary": "One row", "value": example},
                     "batch": {
                         "summary": "A batch (array of 1..max_batch)",
-                        "value": [example, {**example, contract.id_column: "t-2"}],
+                        "value": [example, example_row(contract, example_id(contract, 2))],
                     },
                 }
             ),
@@ -380,18 +461,14 @@ def create_app(
         services: ServicesDep,
         request_id: RequestIdDep,
     ) -> Any:
-        """Score one transaction (object in, object out) or a batch (array in, array out).
-
-        `decision` is 1 when `fraud_probability >= threshold` (flag as fraud). Every scored
-        transaction is appended to the prediction log.
-        """
+        """Score rows with the model version serving now, log them, answer in request order."""
         loaded = require_model(services)
         items = body if isinstance(body, list) else [body]
-        rows = [dict(item) for item in items]
+        rows = [row_values(item) for item in items]
         received_at = clock()
         frame = feature_frame(rows, contract)
         with services.model_calls.limit():
-            scores = fraud_probabilities(loaded.model, frame)
+            scores = positive_probabilities(loaded.model, frame)
         flags = decisions(scores, loaded.threshold)
         score_list = scores.tolist()
         flag_list = flags.tolist()
@@ -408,19 +485,8 @@ def create_app(
             )
         )
         services.metrics.observe_predictions(score_list, flag_list)
-        predictions = [
-            Prediction(
-                request_id=request_id,
-                transaction_id=row[contract.id_column],
-                fraud_probability=score,
-                decision=flag,
-                threshold=loaded.threshold,
-                model_name=loaded.name,
-                model_version=loaded.version,
-            )
-            for row, score, flag in zip(rows, score_list, flag_list, strict=True)
-        ]
-        return predictions if isinstance(body, list) else predictions[0]
+        answers = prediction_answers(contract, request_id, rows, score_list, flag_list, loaded)
+        return answers if isinstance(body, list) else answers[0]
 
     @app.post(
         "/v1/labels",
@@ -434,8 +500,8 @@ def create_app(
         services: ServicesDep,
         request_id: RequestIdDep,
     ) -> LabelsAccepted:
-        """Append delayed labels (e.g. chargebacks) to the label log; written when this returns."""
-        records = label_records([dict(label) for label in body], contract, clock())
+        """Append labels that became known after scoring; on disk when this returns."""
+        records = label_records([row_values(label) for label in body], contract, clock())
         try:
             written = services.label_log.append(records)
         except OSError as exc:

@@ -1,66 +1,90 @@
-"""What the server needs to know, as one frozen object built by the entry point and passed in.
+"""What the server needs to know: its section of the settings tree, and the runtime object.
 
-The CLI builds a :class:`ServingConfig` from the project settings; tests build one directly.
-Nothing in :mod:`serving` reads the environment.
+:class:`ServingSettings` is the ``serving`` section of the project's settings tree (where the
+server listens, its API key, how often it polls the alias, the batch limit); each of its
+defaults is defined here and nowhere else. :class:`ServingConfig` is what the app is built from:
+that section plus the registry, the dataset contract and the log folders. The CLI builds it from
+the project settings; tests build one directly. Nothing in :mod:`serving` reads the environment.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from features.contract import DatasetContract
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-DEFAULT_ALIAS = "champion"
-DEFAULT_MAX_BATCH = 1000
+from features.contract import DatasetContract
+from features.vocabulary import CHAMPION
+
+
+class ServingSettings(BaseModel):
+    """The server's section of the settings tree: where it listens and how it guards and polls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Interface to bind.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to bind.")
+    api_key: SecretStr | None = Field(
+        default=None, description="If set, /v1/* and /metrics require it in X-API-Key."
+    )
+    poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds between two lookups of the champion alias.",
+    )
+    max_batch: int = Field(
+        default=1000, ge=1, le=100_000, description="Most rows accepted in one predict request."
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _no_blank_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "api_key is an empty string: set a real key, or leave it unset to disable "
+                "authentication"
+            )
+        return value
+
+    def api_key_value(self) -> str | None:
+        """The API key as plain text (None when authentication is off)."""
+        return self.api_key.get_secret_value() if self.api_key is not None else None
 
 
 class ServingConfigError(ValueError):
-    """A serving setting is out of range; the message names the setting and the allowed range."""
+    """A serving setting is missing or out of range; the message names it and what to give."""
 
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """Where the model comes from, where the logs go, and how the server guards and refreshes.
+    """Where the model comes from, where the logs go, and the server's settings section.
 
     Attributes:
         tracking_uri: MLflow tracking (and registry) URI, e.g. ``sqlite:///.../mlflow.db``.
-        model_name: Registered model name; the server serves ``models:/<name>@<alias>``.
-        contract: The dataset contract; request schemas and the model's input frame follow it.
+        contract: The dataset contract: the request and response schemas, the model's input
+            frame and the log records follow it, and it names the registered model.
         predictions_dir: Folder of the prediction log (one ``YYYY-MM-DD.jsonl`` per event date).
         labels_dir: Folder of the label log (``labels.jsonl``).
-        api_key: If set, ``/v1/*`` and ``/metrics`` require the header ``X-API-Key`` with this
-            value. Hidden from ``repr``.
-        poll_seconds: Seconds between two lookups of the alias (hot swap latency).
+        settings: The ``serving`` section of the settings tree (API key, polling, batch limit).
         alias: Registry alias to serve.
-        max_batch: Most transactions accepted in one ``POST /v1/predict``.
     """
 
     tracking_uri: str
-    model_name: str
     contract: DatasetContract
     predictions_dir: Path
     labels_dir: Path
-    api_key: str | None = field(default=None, repr=False)
-    poll_seconds: float = 2.0
-    alias: str = DEFAULT_ALIAS
-    max_batch: int = DEFAULT_MAX_BATCH
+    settings: ServingSettings
+    alias: str = CHAMPION
 
     def __post_init__(self) -> None:
         if not self.tracking_uri:
             raise ServingConfigError("tracking_uri is empty: give the MLflow tracking URI")
-        if not self.model_name:
-            raise ServingConfigError("model_name is empty: give the registered model name")
         if not self.alias:
             raise ServingConfigError("alias is empty: give the registry alias to serve")
-        if not (math.isfinite(self.poll_seconds) and self.poll_seconds > 0):
-            raise ServingConfigError(
-                f"poll_seconds must be a finite number > 0, got {self.poll_seconds!r}"
-            )
-        if self.api_key is not None and not self.api_key.strip():
-            raise ServingConfigError(
-                "api_key is an empty string: set a real key, or None to disable authentication"
-            )
-        if not 1 <= self.max_batch <= 100_000:
-            raise ServingConfigError(f"max_batch must be in [1, 100000], got {self.max_batch}")
+
+    @property
+    def model_name(self) -> str:
+        """Registered model name (the contract's); the server serves ``models:/<name>@<alias>``."""
+        return self.contract.model_name

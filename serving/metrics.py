@@ -9,8 +9,9 @@ Series (all prefixed ``serving_``):
 - ``http_requests_total{route,method,status}`` and ``http_request_duration_seconds{route,method,
   status}``: ``route`` is the route template (``/v1/predict``), ``unmatched`` for unknown paths,
   so a scan of random URLs cannot blow up the label set;
-- ``predictions_total{decision}``: scored transactions by decision (``0`` pass, ``1`` flag);
-- ``fraud_probability``: histogram of scores;
+- ``predictions_total{decision}``: scored rows by decision (``0`` below the threshold, ``1`` at
+  or above it);
+- ``score``: histogram of the model's scores;
 - ``model_info{model_name,model_version}`` = 1 for the version serving; ``model_loaded`` 0/1;
 - ``model_swaps_total{result}``: swap attempts by result (``swapped``, ``rejected``);
 - ``alias_lookup_failures_total``; ``prediction_log_errors_total`` (lines not written);
@@ -58,13 +59,13 @@ class ServingMetrics:
         )
         self.predictions = Counter(
             "serving_predictions",
-            "Scored transactions by decision (1 = flagged as fraud).",
+            "Scored rows by decision (1 = the score reached the threshold).",
             ["decision"],
             registry=r,
         )
         self.scores = Histogram(
-            "serving_fraud_probability",
-            "Fraud probability of scored transactions.",
+            "serving_score",
+            "Model score (probability of the positive class) of scored rows.",
             buckets=SCORE_BUCKETS,
             registry=r,
         )

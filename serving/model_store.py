@@ -38,12 +38,11 @@ from typing import Protocol
 import pandas as pd
 
 from features.contract import DatasetContract
-from serving.scoring import Classifier, feature_frame, fraud_probabilities
+from features.vocabulary import CONTRACT_HASH_TAG, THRESHOLD_TAG
+from serving.scoring import Classifier, feature_frame, positive_probabilities
 
 logger = logging.getLogger(__name__)
 
-THRESHOLD_TAG = "threshold"
-CONTRACT_HASH_TAG = "contract_hash"
 MAX_REASON_CHARS = 600
 
 
@@ -215,7 +214,7 @@ def smoke_test(
     rows = _example_rows(example, contract)
     try:
         frame = feature_frame(rows, contract)
-        fraud_probabilities(candidate.model, frame)
+        positive_probabilities(candidate.model, frame)
     except Exception as exc:  # any failure of foreign model code disqualifies the version
         raise SmokeTestError(
             f"predict_proba failed on the input example: {type(exc).__name__}: {exc}"

@@ -1,12 +1,18 @@
 """The prediction log and the label log: JSON lines that monitoring joins later.
 
+Field names shared with monitoring come from :mod:`features.vocabulary`; the rest are the
+contract's column names.
+
 Prediction log: ``<predictions_dir>/YYYY-MM-DD.jsonl``, one file per EVENT date, one object per
-scored transaction with ``request_id``, the id column, the event-time column (from the request
-item, else the time the request was received), ``logged_at``, ``model_name``, ``model_version``,
-``score``, ``decision`` (0/1), ``threshold`` and every contract feature column at top level.
+scored row, keys in this order: ``request_id``, the id column, the event-time column (from the
+request item, else the time the request was received), ``logged_at``, ``model_name``,
+``model_version``, the score under the contract's ``score_name``, ``decision`` (0/1),
+``threshold``, then every ``contract.input_columns`` (the features, then the segments that are
+not features; an optional segment the request left out is ``null``).
 
 Label log: ``<labels_dir>/labels.jsonl``, one object per label with the id column, the label
-column (0/1), ``received_at`` and, when given, the label-available-time column.
+column (the raw value as the contract declares it, e.g. ``"yes"`` or ``1``), ``received_at`` and,
+when given, when the label became known (under ``contract.label_available_field``).
 
 All times are written as tz-naive UTC ISO 8601 strings, like the data files.
 
@@ -26,14 +32,23 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
-from features.contract import DatasetContract
+from features.contract import DatasetContract, Value
+from features.vocabulary import (
+    DECISION,
+    LABELS_FILE,
+    LOGGED_AT,
+    MODEL_NAME,
+    MODEL_VERSION,
+    RECEIVED_AT,
+    REQUEST_ID,
+    THRESHOLD,
+)
 
 logger = logging.getLogger(__name__)
 
-LABELS_FILE = "labels.jsonl"
-RECEIVED_AT = "received_at"
 _MAX_BATCHES_PER_WRITE = 256
 
 
@@ -51,12 +66,13 @@ def iso(value: dt.datetime) -> str:
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """One request's transactions and their scores, as handed to the log writer.
+    """One request's rows and their scores, as handed to the log writer.
 
     Attributes:
         request_id: Id of the HTTP request.
-        items: The validated request items as mappings (id, features, optional event time).
-        scores: Fraud probability per item.
+        items: The validated request items as mappings (id, features, extra segments, optional
+            event time), keyed by column name.
+        scores: Model score per item.
         decisions: 0/1 per item.
         model_name: Registered model name.
         model_version: Version that scored the batch.
@@ -84,39 +100,68 @@ def prediction_records(
     for item, score, decision in zip(batch.items, batch.scores, batch.decisions, strict=True):
         event_time = item.get(contract.event_time_column)
         record: dict[str, object] = {
-            "request_id": batch.request_id,
+            REQUEST_ID: batch.request_id,
             contract.id_column: item[contract.id_column],
             contract.event_time_column: (
                 iso(event_time) if isinstance(event_time, dt.datetime) else received
             ),
-            "logged_at": logged,
-            "model_name": batch.model_name,
-            "model_version": batch.model_version,
-            "score": float(score),
-            "decision": int(decision),
-            "threshold": float(batch.threshold),
+            LOGGED_AT: logged,
+            MODEL_NAME: batch.model_name,
+            MODEL_VERSION: batch.model_version,
+            contract.score_name: float(score),
+            DECISION: int(decision),
+            THRESHOLD: float(batch.threshold),
         }
-        for name in contract.features:
+        for name in contract.input_columns:
             record[name] = item.get(name)
         records.append(record)
     return records
 
 
+def declared_label(value: object, contract: DatasetContract) -> Value:
+    """``value`` as the contract declares the label: one of ``contract.label_values``, exactly.
+
+    A text label must be given as text and an int label as an integer (a numpy integer is
+    fine); ``"1"``, ``True`` or ``1.0`` is not ``1``.
+
+    Raises:
+        ValueError: ``value`` is not one of the label's values.
+    """
+    for declared in contract.label_values:
+        same_kind = (
+            isinstance(value, str)
+            if isinstance(declared, str)
+            else isinstance(value, Integral) and not isinstance(value, bool)
+        )
+        if same_kind and value == declared:
+            return declared
+    raise ValueError(
+        f"label '{contract.label_column}' is {value!r}, not one of {list(contract.label_values)}"
+    )
+
+
 def label_records(
     labels: Iterable[Mapping[str, object]], contract: DatasetContract, received_at: dt.datetime
 ) -> list[dict[str, object]]:
-    """The label-log objects of delivered labels (pure); absent availability times are omitted."""
+    """The label-log objects of delivered labels (pure); absent availability times are omitted.
+
+    Each label keeps its raw value as the contract declares it (e.g. ``"yes"`` or ``1``).
+
+    Raises:
+        ValueError: A label is not one of the contract's label values (nothing is returned).
+    """
     received = iso(received_at)
+    available_field = contract.label_available_field
     records: list[dict[str, object]] = []
     for label in labels:
         record: dict[str, object] = {
             contract.id_column: label[contract.id_column],
-            contract.label_column: int(label[contract.label_column]),  # type: ignore[call-overload]
+            contract.label_column: declared_label(label[contract.label_column], contract),
             RECEIVED_AT: received,
         }
-        available = label.get(contract.label_available_time_column)
+        available = label.get(available_field)
         if isinstance(available, dt.datetime):
-            record[contract.label_available_time_column] = iso(available)
+            record[available_field] = iso(available)
         records.append(record)
     return records
 

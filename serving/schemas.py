@@ -1,15 +1,27 @@
-"""Request and response models of the HTTP API; the request side is derived from the contract.
+"""Request and response models of the HTTP API, derived from the dataset contract.
 
-:func:`build_api_schemas` turns the dataset contract into pydantic models, so the API accepts
-exactly what the model was trained on: the id column (a non-empty string), every feature column
-with its type and allowed values (``ge``/``le`` from ``min``/``max``, an enum of the declared
-categories, ``null`` only where the contract says ``nullable``) and an optional event time.
+:func:`build_api_schemas` turns the contract into pydantic models, so the API accepts exactly
+what the model was trained on and answers in the contract's words:
+
+- a request row holds the id column (a non-empty string; a JSON integer too when the contract's
+  id is an int, echoed as given), every feature with its type and allowed values (``ge``/``le``
+  from ``min``/``max``, an enum of the declared categories, ``null`` only where the contract says
+  ``nullable``), every segment that is not a feature as an optional, nullable field (validated
+  and logged, never given to the model), and an optional event time;
+- a prediction names the id under the contract's id column and the score under its
+  ``score_name``;
+- a label record holds the id, the label as one of the contract's two label values (a JSON
+  string for text labels, a JSON integer for int labels; ``"1"`` is not ``1``) and, optionally,
+  when the label became known.
+
 Numbers are strict: ``"12.5"`` or ``true`` is rejected instead of being coerced, and ``NaN`` or
 ``Infinity`` is rejected. Unknown fields are rejected (``extra="forbid"``) so that a misspelt
-column fails loudly instead of being silently ignored.
+column fails loudly instead of being silently ignored. A column whose name pydantic cannot use
+as an attribute (``_id``, ``copy``, ``model_config``) becomes a field with that name as its
+alias, so read validated rows with :func:`row_values`, never ``dict(item)``.
 
-``POST /v1/predict`` accepts either ONE transaction object or a JSON array of 1..``max_batch``
-transaction objects; it answers with one prediction object or an array in the same order.
+``POST /v1/predict`` accepts either ONE row object or a JSON array of 1..``max_batch`` row
+objects; it answers with one prediction object or an array in the same order.
 """
 
 from __future__ import annotations
@@ -21,21 +33,32 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
-from features.contract import ColumnSpec, DatasetContract
+from features.contract import ColumnSpec, DatasetContract, Value
+from features.vocabulary import (
+    DECISION,
+    LABELS_FILE,
+    MODEL_NAME,
+    MODEL_VERSION,
+    REQUEST_ID,
+    THRESHOLD,
+)
 
-SINGLE_TAG = "transaction"
-BATCH_TAG = "transactions"
+SINGLE_TAG = "row"
+BATCH_TAG = "rows"
 MAX_LABELS = 10_000
 ID_MAX_LENGTH = 256
 
 _REQUEST_CONFIG = ConfigDict(extra="forbid", protected_namespaces=(), frozen=True)
+_RESPONSE_CONFIG = ConfigDict(protected_namespaces=())
 
 
 class SchemaError(ValueError):
@@ -48,117 +71,200 @@ def _bound(value: float | None, integer: bool) -> float | int | None:
     return int(value) if integer and float(value).is_integer() else value
 
 
-def feature_field(name: str, spec: ColumnSpec) -> tuple[Any, Any]:
-    """The pydantic ``(annotation, default)`` pair for one feature column of the contract.
+def _choices(values: Sequence[Value]) -> str:
+    """``0 or 1``, ``'a', 'b' or 'c'``: the allowed values as pydantic words them."""
+    shown = [repr(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def strict_choice(values: Sequence[Value]) -> Any:
+    """An enum of ``values`` that never coerces: ``"1"``, ``true`` or ``1.0`` is not ``1``.
+
+    Text values accept JSON strings only and integer values JSON integers only; pydantic's
+    plain ``Literal`` would take ``true`` and ``1.0`` for ``1``.
+    """
+    expected = _choices(values)
+    kind = str if all(isinstance(v, str) for v in values) else int
+
+    def exact_type(value: object) -> object:
+        if type(value) is not kind:
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": expected}
+            )
+        return value
+
+    return Annotated[Literal[tuple(values)], BeforeValidator(exact_type)]
+
+
+def column_annotation(name: str, spec: ColumnSpec) -> Any:
+    """The pydantic type of one contract column's value (without nullability).
 
     Floats accept JSON numbers (integers included) within ``[min, max]``, never strings, booleans
-    or non-finite values; ints accept JSON integers only. Categories become an enum. A nullable
-    column accepts ``null`` and may be omitted (it then means missing); any other column is
-    required.
+    or non-finite values; ints accept JSON integers only; columns with ``categories`` (category
+    columns, and int columns with a closed set of codes) accept exactly those values.
+
+    Raises:
+        SchemaError: A category column declares no categories.
     """
-    description = spec.description or None
-    annotation: Any
+    if spec.categories:
+        return strict_choice(spec.categories)
     if spec.dtype == "float":
-        annotation = Annotated[
-            float,
-            Field(strict=True, allow_inf_nan=False, ge=spec.min, le=spec.max),
+        return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=spec.min, le=spec.max)]
+    if spec.dtype == "int":
+        return Annotated[
+            int, Field(strict=True, ge=_bound(spec.min, True), le=_bound(spec.max, True))
         ]
-    elif spec.dtype == "int":
-        annotation = Annotated[
-            int,
-            Field(strict=True, ge=_bound(spec.min, True), le=_bound(spec.max, True)),
-        ]
-    elif spec.dtype == "category":
-        if not spec.categories:
-            raise SchemaError(f"category column '{name}' declares no categories")
-        annotation = Literal[tuple(spec.categories)]
-    elif spec.dtype == "string":
-        annotation = Annotated[str, Field(strict=True)]
-    elif spec.dtype == "datetime":
-        annotation = dt.datetime
-    else:  # pragma: no cover - DType is a closed Literal
-        raise SchemaError(f"column '{name}' has unsupported dtype '{spec.dtype}'")
-    if spec.nullable:
-        return Annotated[annotation | None, Field(description=description)], None
-    return Annotated[annotation, Field(description=description)], ...
+    if spec.dtype == "string":
+        return Annotated[str, Field(strict=True)]
+    if spec.dtype == "datetime":
+        return dt.datetime
+    raise SchemaError(f"column '{name}' ({spec.dtype}) declares no categories")
 
 
-def build_transaction_model(contract: DatasetContract) -> type[BaseModel]:
-    """The request item: id column, every feature column, and an optional event time."""
-    fields: dict[str, Any] = {
-        contract.id_column: (
-            Annotated[
-                str,
-                Field(
-                    strict=True,
-                    min_length=1,
-                    max_length=ID_MAX_LENGTH,
-                    description="Caller's id of the transaction; echoed in the prediction.",
-                ),
-            ],
-            ...,
-        ),
-    }
+def _text_or_integer_id(value: object) -> object:
+    """Let through a JSON integer or a string that passes the id's length bounds, nothing else.
+
+    One check for both shapes, so a bad id is one error on the id field (a plain ``str | int``
+    union would report one error per member).
+    """
+    if type(value) is int:
+        return value
+    if type(value) is not str:
+        raise PydanticCustomError("id_type", "Input should be a string or an integer")
+    if not 1 <= len(value) <= ID_MAX_LENGTH:
+        raise PydanticCustomError(
+            "id_length",
+            "An id has 1 to {max_length} characters, got {length}",
+            {"max_length": ID_MAX_LENGTH, "length": len(value)},
+        )
+    return value
+
+
+def id_annotation(contract: DatasetContract) -> Any:
+    """The id's type: a non-empty string, or also a JSON integer when the contract's id is int."""
+    text = Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH)]
+    if contract.columns[contract.id_column].dtype == "int":
+        return Annotated[text | int, BeforeValidator(_text_or_integer_id)]
+    return text
+
+
+class _Fields:
+    """Fields of one model under construction; columns pydantic cannot name get an alias."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, Any] = {}
+
+    def add(self, name: str, annotation: Any, default: Any, description: str | None) -> None:
+        key = name
+        alias: str | None = None
+        if name.startswith("_") or hasattr(BaseModel, name):
+            alias = name
+            index = len(self.definitions)
+            key = f"column_{index}"
+            while key in self.definitions or hasattr(BaseModel, key):
+                index += 1
+                key = f"column_{index}"
+        self.definitions[key] = (
+            Annotated[annotation, Field(alias=alias, description=description)],
+            default,
+        )
+
+    def model(self, name: str, doc: str, config: ConfigDict) -> type[BaseModel]:
+        built: type[BaseModel] = create_model(
+            name, __config__=config, __doc__=doc, **self.definitions
+        )
+        return built
+
+
+def row_values(item: BaseModel) -> dict[str, Any]:
+    """A validated request item as ``{column name: value}`` (aliases resolved, types kept)."""
+    return item.model_dump(by_alias=True)
+
+
+def build_row_model(contract: DatasetContract) -> type[BaseModel]:
+    """The request item: the id, every feature, every extra segment and an optional event time."""
+    fields = _Fields()
+    fields.add(
+        contract.id_column,
+        id_annotation(contract),
+        ...,
+        "Caller's id of the row; echoed as given in the prediction and the prediction log.",
+    )
     for name in contract.features:
-        fields[name] = feature_field(name, contract.columns[name])
-    fields[contract.event_time_column] = (
-        Annotated[
-            dt.datetime | None,
-            Field(
-                description=(
-                    "When the transaction happened (ISO 8601; UTC when no offset is given). "
-                    "Defaults to the time the request is received. Decides the prediction "
-                    "log file the transaction is written to."
-                )
-            ),
-        ],
+        spec = contract.columns[name]
+        annotation = column_annotation(name, spec)
+        if spec.nullable:
+            fields.add(name, annotation | None, None, spec.description or None)
+        else:
+            fields.add(name, annotation, ..., spec.description or None)
+    for name in contract.extra_segments:
+        spec = contract.columns[name]
+        description = (
+            f"{spec.description} " if spec.description else ""
+        ) + "Optional; logged and used to slice results per segment, never given to the model."
+        fields.add(name, column_annotation(name, spec) | None, None, description)
+    fields.add(
+        contract.event_time_column,
+        dt.datetime | None,
         None,
+        "When the row's event happened (ISO 8601; UTC when no offset is given). Defaults to the "
+        "time the request is received. Decides the prediction log file the row is written to.",
     )
-    model: type[BaseModel] = create_model(
-        "Transaction",
-        __config__=_REQUEST_CONFIG,
-        __doc__=f"One transaction to score, with the columns of contract '{contract.name}'.",
-        **fields,
+    return fields.model(
+        "Row", f"One row to score, with the columns of contract '{contract.name}'.", _REQUEST_CONFIG
     )
-    return model
 
 
 def build_label_model(contract: DatasetContract) -> type[BaseModel]:
-    """One delayed label: the transaction id, its label (0/1) and when the label became known."""
-    label = contract.columns[contract.label_column]
-    values = [int(v) for v in label.categories or (0, 1)]
-    fields: dict[str, Any] = {
-        contract.id_column: (
-            Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH)],
-            ...,
-        ),
-        contract.label_column: (
-            Annotated[
-                int,
-                Field(
-                    strict=True,
-                    ge=min(values),
-                    le=max(values),
-                    description="1 if the transaction was confirmed fraud, else 0.",
-                ),
-            ],
-            ...,
-        ),
-        contract.label_available_time_column: (
-            Annotated[
-                dt.datetime | None,
-                Field(description="When the label became known (ISO 8601, UTC if no offset)."),
-            ],
-            None,
-        ),
-    }
-    model: type[BaseModel] = create_model(
-        "LabelRecord",
-        __config__=_REQUEST_CONFIG,
-        __doc__="A label delivered after scoring (e.g. a chargeback), appended to labels.jsonl.",
-        **fields,
+    """One label delivered after scoring: the id, the label value, and when it became known."""
+    values = contract.label_values
+    fields = _Fields()
+    fields.add(contract.id_column, id_annotation(contract), ..., "Id of the scored row.")
+    fields.add(
+        contract.label_column,
+        strict_choice(values),
+        ...,
+        f"The row's label: {_choices(values)}; {contract.positive!r} is the class the model "
+        "detects.",
     )
-    return model
+    fields.add(
+        contract.label_available_field,
+        dt.datetime | None,
+        None,
+        "When the label became known (ISO 8601, UTC if no offset).",
+    )
+    return fields.model(
+        "LabelRecord",
+        f"A label delivered after scoring, appended to {LABELS_FILE}.",
+        _REQUEST_CONFIG,
+    )
+
+
+def build_prediction_model(contract: DatasetContract) -> type[BaseModel]:
+    """The answer for one row: its id and score under the contract's names, and the decision."""
+    fields = _Fields()
+    fields.add(REQUEST_ID, str, ..., "Id of the HTTP request (also in header X-Request-ID).")
+    fields.add(contract.id_column, id_annotation(contract), ..., "The row's id, as sent.")
+    fields.add(
+        contract.score_name,
+        Annotated[float, Field(ge=0, le=1)],
+        ...,
+        f"Model score: the probability that {contract.label_column} is {contract.positive!r}.",
+    )
+    fields.add(
+        DECISION,
+        Literal[0, 1],
+        ...,
+        f"1 when the score reaches the threshold ({contract.score_name} >= threshold), else 0.",
+    )
+    fields.add(THRESHOLD, float, ..., "Decision threshold of the model version that scored.")
+    fields.add(MODEL_NAME, str, ..., "Registered model name.")
+    fields.add(MODEL_VERSION, str, ..., "Version that scored the row.")
+    return fields.model(
+        "Prediction",
+        "The score of one row and the decision taken with the model version's threshold.",
+        _RESPONSE_CONFIG,
+    )
 
 
 def _request_kind(value: object) -> str:
@@ -167,30 +273,35 @@ def _request_kind(value: object) -> str:
 
 @dataclass(frozen=True)
 class ApiSchemas:
-    """The request types derived from one contract.
+    """The request and response types derived from one contract.
 
     Attributes:
-        transaction: The request item model (``Transaction``).
+        row: The request item model (``Row``).
         label: The label record model (``LabelRecord``).
-        predict_body: The body of ``POST /v1/predict``: one ``Transaction`` or an array of
+        prediction: The answer for one row (``Prediction``).
+        predict_body: The body of ``POST /v1/predict``: one ``Row`` or an array of
             1..max_batch of them (a discriminated union, so errors name one shape only).
+        predict_response: The answer of ``POST /v1/predict``: one ``Prediction`` or an array.
         labels_body: The body of ``POST /v1/labels``: an array of 1..MAX_LABELS label records.
     """
 
-    transaction: type[BaseModel]
+    row: type[BaseModel]
     label: type[BaseModel]
+    prediction: type[BaseModel]
     predict_body: Any
+    predict_response: Any
     labels_body: Any
 
 
 def build_api_schemas(contract: DatasetContract, max_batch: int) -> ApiSchemas:
-    """Derive every request type of the API from the contract."""
-    transaction = build_transaction_model(contract)
+    """Derive every contract-dependent type of the API from the contract."""
+    row = build_row_model(contract)
     label = build_label_model(contract)
+    prediction = build_prediction_model(contract)
     predict_body = Annotated[
-        Annotated[transaction, Tag(SINGLE_TAG)]  # type: ignore[valid-type]
+        Annotated[row, Tag(SINGLE_TAG)]  # type: ignore[valid-type]
         | Annotated[
-            list[transaction],  # type: ignore[valid-type]
+            list[row],  # type: ignore[valid-type]
             Field(min_length=1, max_length=max_batch),
             Tag(BATCH_TAG),
         ],
@@ -201,27 +312,16 @@ def build_api_schemas(contract: DatasetContract, max_batch: int) -> ApiSchemas:
         Field(min_length=1, max_length=MAX_LABELS),
     ]
     return ApiSchemas(
-        transaction=transaction, label=label, predict_body=predict_body, labels_body=labels_body
+        row=row,
+        label=label,
+        prediction=prediction,
+        predict_body=predict_body,
+        predict_response=prediction | list[prediction],  # type: ignore[valid-type]
+        labels_body=labels_body,
     )
 
 
 # ----------------------------------------------------------------------------- responses
-
-
-class Prediction(BaseModel):
-    """The score of one transaction and the decision taken with the model's threshold."""
-
-    model_config = ConfigDict(protected_namespaces=())
-
-    request_id: str = Field(description="Id of the HTTP request (also in header X-Request-ID).")
-    transaction_id: str
-    fraud_probability: float = Field(ge=0, le=1, description="Model score P(fraud).")
-    decision: Literal[0, 1] = Field(
-        description="1 = flag as fraud (fraud_probability >= threshold), 0 = let it through."
-    )
-    threshold: float = Field(description="Decision threshold of the model version that scored.")
-    model_name: str
-    model_version: str
 
 
 class LabelsAccepted(BaseModel):
@@ -259,6 +359,9 @@ class ModelInfo(BaseModel):
     holdout_end: str | None
     cutoff: str | None
     code_revision: str | None
+    warnings: list[str] = Field(
+        description="Caveats the training run recorded (e.g. a holdout with few positives)."
+    )
     metrics: dict[str, float] = Field(description="Holdout metrics of the training run.")
     loaded_at: dt.datetime
     last_swap_error: SwapErrorOut | None
@@ -283,7 +386,7 @@ class Ready(BaseModel):
 class FieldError(BaseModel):
     """One invalid part of a request."""
 
-    field: str = Field(description="Dotted path of the bad value, e.g. 'body[3].amount'.")
+    field: str = Field(description="Dotted path of the bad value, e.g. 'body[3].age'.")
     loc: list[str | int] = Field(description="The same path as a list.")
     message: str
     type: str = Field(description="Machine-readable error type (pydantic's).")
@@ -303,7 +406,7 @@ class ErrorBody(BaseModel):
 
 
 def clean_loc(loc: Sequence[str | int]) -> list[str | int]:
-    """Drop the union tag pydantic inserts after ``body`` (``transaction``/``transactions``)."""
+    """Drop the union tag pydantic inserts after ``body`` (``row``/``rows``)."""
     parts = list(loc)
     if len(parts) >= 2 and parts[0] == "body" and parts[1] in (SINGLE_TAG, BATCH_TAG):
         del parts[1]
@@ -311,7 +414,7 @@ def clean_loc(loc: Sequence[str | int]) -> list[str | int]:
 
 
 def dotted(loc: Iterable[str | int]) -> str:
-    """``["body", 3, "amount"]`` -> ``"body[3].amount"``."""
+    """``["body", 3, "age"]`` -> ``"body[3].age"``."""
     text = ""
     for part in loc:
         if isinstance(part, int):

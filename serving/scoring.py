@@ -51,8 +51,9 @@ def _missing_to_none(value: object) -> object:
 def feature_frame(rows: Sequence[Mapping[str, object]], contract: DatasetContract) -> pd.DataFrame:
     """The model input: exactly ``contract.features`` in contract order, with the training dtypes.
 
-    Floats are float64 (``None`` becomes NaN), ints int64 (float64 when nullable), categories
-    plain ``object`` strings, as the generator writes them.
+    Anything else a row carries (id, event time, segments that are not features) is left out:
+    the model never sees it. Floats are float64 (``None`` becomes NaN), ints int64 (float64
+    when nullable), categories plain ``object`` values, as the raw batches hold them.
 
     Raises:
         KeyError: A row lacks a feature column.
@@ -71,8 +72,10 @@ def feature_frame(rows: Sequence[Mapping[str, object]], contract: DatasetContrac
     return pd.DataFrame(data, columns=list(contract.features))
 
 
-def fraud_probabilities(model: Classifier, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-    """Column 1 of ``predict_proba`` as float64, checked to be finite, in [0, 1] and one per row.
+def positive_probabilities(model: Classifier, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """Column 1 of ``predict_proba`` (the positive class) as float64, checked per row.
+
+    Each score must be finite and in [0, 1], one per row of ``frame``.
 
     Raises:
         ScoringError: The model's output has the wrong shape or out-of-range values.
@@ -95,7 +98,7 @@ def fraud_probabilities(model: Classifier, frame: pd.DataFrame) -> np.ndarray[An
 
 
 def decisions(scores: np.ndarray[Any, Any], threshold: float) -> np.ndarray[Any, Any]:
-    """1 where ``score >= threshold`` (flag as fraud), else 0, as int64."""
+    """1 where ``score >= threshold`` (flag as the positive class), else 0, as int64."""
     return (scores >= threshold).astype("int64")
 
 

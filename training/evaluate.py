@@ -1,10 +1,13 @@
 """Holdout evaluation: ranking quality, calibration, business cost and the decision threshold.
 
-A transaction is flagged when its score is at or above the threshold. The threshold is the one
-that minimises the expected business cost on the holdout, ``FN * cost_fn + FP * cost_fp``,
-using the contract's costs, so it moves when the business says a missed fraud or a false alarm
-costs more. Figures that are undefined for the data (an AUC with one class, a precision when
-nothing is flagged) are ``None`` with the reason in ``notes``, never a crash or a made-up 0.
+Labels are binary here (1 = the contract's positive label). A row is flagged when its score is
+at or above the threshold. The threshold is the one that minimises the expected business cost
+on the holdout, ``FN * cost_fn + FP * cost_fp``, using the contract's costs, so it moves when
+the business says a missed positive or a false alarm costs more. PR-AUC, the confusion counts
+and the cost come from the metric core in `features.metrics`, the same formulas monitoring
+applies to live labels. Figures that are undefined for the data (an AUC with one class, a
+precision when nothing is flagged) are ``None`` with the reason in ``notes``, never a crash or
+a made-up 0.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
+from features import metrics as core
 from features.contract import Costs, DatasetContract
 
 ArrayLike = npt.ArrayLike
@@ -31,7 +35,7 @@ class EvaluationError(ValueError):
 class Metrics:
     """Overall holdout figures of one model at one threshold.
 
-    ``expected_cost`` is the total over the rows, ``expected_cost_per_txn`` its mean per row.
+    ``expected_cost`` is the total over the rows, ``expected_cost_per_row`` its mean per row.
     ``recall_at_fpr`` is the highest recall reachable while the false-positive rate stays at or
     below ``target_fpr``.
     """
@@ -48,7 +52,7 @@ class Metrics:
     precision_at_threshold: float | None
     recall_at_threshold: float | None
     expected_cost: float
-    expected_cost_per_txn: float
+    expected_cost_per_row: float
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, float | int | list[str] | None]:
@@ -76,7 +80,7 @@ class SegmentMetrics:
     roc_auc: float | None
     precision_at_threshold: float | None
     recall_at_threshold: float | None
-    expected_cost_per_txn: float
+    expected_cost_per_row: float
 
     def to_dict(self) -> dict[str, float | int | None]:
         """Every field, JSON-ready."""
@@ -90,7 +94,7 @@ def cost_optimal_threshold(
 
     Candidates are every distinct score (flag rows scoring at or above it) plus "flag nothing",
     represented by the smallest float above the highest score. Ties go to the higher threshold,
-    which flags fewer customers for the same cost.
+    which flags fewer rows for the same cost.
 
     Raises:
         EvaluationError: empty input, mismatched lengths, labels other than 0/1 or
@@ -99,6 +103,7 @@ def cost_optimal_threshold(
     y, s = _as_arrays(y_true, scores)
     thresholds, tp, fp = _sweep(y, s)
     n_pos = int(y.sum())
+    # `features.metrics.business_cost`, at every candidate threshold at once.
     cost = (n_pos - tp) * costs.false_negative + fp * costs.false_positive
     best = int(np.argmin(cost))
     return float(thresholds[best]), float(cost[best])
@@ -109,11 +114,12 @@ def evaluate(
     scores: ArrayLike,
     costs: Costs,
     *,
-    target_fpr: float = 0.01,
+    target_fpr: float,
     threshold: float | None = None,
 ) -> Metrics:
     """Score the predictions against the labels; the threshold is cost-optimal unless given.
 
+    ``target_fpr`` is the training section's `training.config.TrainingConfig.target_fpr`.
     Pass ``threshold`` to evaluate at a threshold chosen elsewhere (e.g. the champion's tag).
 
     Raises:
@@ -128,7 +134,7 @@ def evaluate(
 
     pr_auc = roc_auc = recall_at_fpr = None
     if n_pos and n_neg:
-        pr_auc = float(average_precision_score(y, s))
+        pr_auc = core.pr_auc(y, s)
         roc_auc = float(roc_auc_score(y, s))
         _, tp, fp = _sweep(y, s)
         recall_at_fpr = float(tp[fp / n_neg <= target_fpr].max() / n_pos)
@@ -140,9 +146,9 @@ def evaluate(
 
     if threshold is None:
         threshold, _ = cost_optimal_threshold(y, s, costs)
-    counts = _counts_at(y, s, threshold)
+    counts = core.confusion_at(y, s, threshold)
     precision, recall = _precision_recall(counts, notes)
-    cost = _cost(counts, costs)
+    cost = core.business_cost(counts, costs)
     return Metrics(
         n_rows=n_rows,
         n_positives=n_pos,
@@ -152,11 +158,11 @@ def evaluate(
         recall_at_fpr=recall_at_fpr,
         target_fpr=target_fpr,
         threshold=float(threshold),
-        n_flagged=counts.tp + counts.fp,
+        n_flagged=counts.n_flagged,
         precision_at_threshold=precision,
         recall_at_threshold=recall,
         expected_cost=cost,
-        expected_cost_per_txn=cost / n_rows,
+        expected_cost_per_row=cost / n_rows,
         notes=tuple(notes),
     )
 
@@ -169,19 +175,32 @@ def evaluate_segments(
 ) -> dict[str, dict[str, SegmentMetrics]]:
     """Figures per value of each contract segment column: ``{column: {value: metrics}}``.
 
-    ``scores`` align with ``frame`` by position. Values are listed in contract category order,
-    then any value the contract does not know, then missing values as ``"<missing>"``.
+    Segments need not be features: a column the model never reads (e.g. a protected attribute)
+    is evaluated the same way, as long as ``frame`` carries it (the reference frame keeps
+    ``contract.extra_segments``). ``scores`` align with ``frame`` by position; the label is 0/1.
+    Values are listed in contract category order, then any value the contract does not know,
+    then missing values as ``"<missing>"``.
 
     Raises:
-        EvaluationError: a segment or the label column is missing, or the lengths differ.
+        EvaluationError: a segment or the label column is missing, the lengths differ, or the
+            labels are not 0/1.
     """
     s = np.asarray(scores, dtype=float)
     if len(s) != len(frame):
         raise EvaluationError(f"{len(s)} scores for {len(frame)} rows; they must align")
     missing = [c for c in (*contract.segments, contract.label_column) if c not in frame.columns]
     if missing:
-        raise EvaluationError(f"column(s) {missing} missing from the evaluation frame")
-    y = frame[contract.label_column].to_numpy()
+        extra = [c for c in missing if c in contract.extra_segments]
+        hint = (
+            f"; {extra} are segments but not features, so the frame must carry them beside "
+            "the features (the reference frame keeps them)"
+            if extra
+            else ""
+        )
+        raise EvaluationError(f"column(s) {missing} missing from the evaluation frame{hint}")
+    if frame.empty:
+        return {column: {} for column in contract.segments}
+    y, s = _as_arrays(frame[contract.label_column].to_numpy(), s)
     result: dict[str, dict[str, SegmentMetrics]] = {}
     for column in contract.segments:
         values = frame[column].astype(object).where(frame[column].notna(), MISSING_SEGMENT)
@@ -209,14 +228,6 @@ def flatten_segments(
     }
 
 
-@dataclass(frozen=True)
-class _Counts:
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-
-
 def _as_arrays(
     y_true: ArrayLike, scores: ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -232,7 +243,10 @@ def _as_arrays(
         raise EvaluationError("nothing to evaluate: no rows")
     bad = sorted(set(pd.unique(y_raw).tolist()) - {0, 1}, key=str)
     if bad:
-        raise EvaluationError(f"labels must be 0 or 1, found {bad[:5]}")
+        raise EvaluationError(
+            f"labels must be 0 or 1, found {bad[:5]}; encode them with contract.binary_labels "
+            "(1 = the positive label)"
+        )
     if not np.isfinite(s).all():
         raise EvaluationError(f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite")
     return y_raw.astype(np.int64), s
@@ -252,51 +266,29 @@ def _sweep(
     return thresholds, tp, fp
 
 
-def _counts_at(y: npt.NDArray[np.int64], s: npt.NDArray[np.float64], threshold: float) -> _Counts:
-    flagged = s >= threshold
-    positive = y == 1
-    return _Counts(
-        tp=int((flagged & positive).sum()),
-        fp=int((flagged & ~positive).sum()),
-        fn=int((~flagged & positive).sum()),
-        tn=int((~flagged & ~positive).sum()),
-    )
-
-
-def _precision_recall(counts: _Counts, notes: list[str]) -> tuple[float | None, float | None]:
-    precision = recall = None
-    if counts.tp + counts.fp:
-        precision = counts.tp / (counts.tp + counts.fp)
-    else:
+def _precision_recall(
+    counts: core.Confusion, notes: list[str]
+) -> tuple[float | None, float | None]:
+    precision, recall = counts.precision, counts.recall
+    if precision is None:
         notes.append("precision_at_threshold undefined: no row scores at or above the threshold")
-    if counts.tp + counts.fn:
-        recall = counts.tp / (counts.tp + counts.fn)
-    else:
+    if recall is None:
         notes.append("recall_at_threshold undefined: there are no positives")
     return precision, recall
 
 
-def _cost(counts: _Counts, costs: Costs) -> float:
-    return counts.fn * costs.false_negative + counts.fp * costs.false_positive
-
-
 def _segment_metrics(
-    y: npt.NDArray[np.int64] | npt.NDArray[np.generic],
-    s: npt.NDArray[np.float64],
-    costs: Costs,
-    threshold: float,
+    y: npt.NDArray[np.int64], s: npt.NDArray[np.float64], costs: Costs, threshold: float
 ) -> SegmentMetrics:
-    y = np.asarray(y, dtype=np.int64)
     n_pos = int(y.sum())
     two_classes = 0 < n_pos < len(y)
-    counts = _counts_at(y, s, threshold)
-    precision, recall = _precision_recall(counts, [])
+    counts = core.confusion_at(y, s, threshold)
     return SegmentMetrics(
         n_rows=len(y),
         n_positives=n_pos,
-        pr_auc=float(average_precision_score(y, s)) if two_classes else None,
+        pr_auc=core.pr_auc(y, s),
         roc_auc=float(roc_auc_score(y, s)) if two_classes else None,
-        precision_at_threshold=precision,
-        recall_at_threshold=recall,
-        expected_cost_per_txn=_cost(counts, costs) / len(y),
+        precision_at_threshold=counts.precision,
+        recall_at_threshold=counts.recall,
+        expected_cost_per_row=core.business_cost(counts, costs) / len(y),
     )

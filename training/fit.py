@@ -1,4 +1,6 @@
-"""The model: one scikit-learn Pipeline from the contract's feature columns to a fraud probability.
+"""The model: one scikit-learn Pipeline from the contract's features to a probability.
+
+The Pipeline scores the probability of the contract's positive label (e.g. a churned customer).
 
 Feature encoding lives inside the Pipeline, so serving and batch scoring load the same artifact
 and cannot encode differently. Category columns are one-hot encoded against the contract's
@@ -12,14 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from threadpoolctl import threadpool_limits
 
-from features.contract import DatasetContract
+from features.contract import DatasetContract, ModelParams
 
 SKOPS_TRUSTED_TYPES: list[str] = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -35,31 +36,11 @@ class FitError(ValueError):
     """The training frame cannot be fitted; the message says which column or value is wrong."""
 
 
-class ModelParams(BaseModel):
-    """Hyper-parameters of the gradient-boosted trees; logged as run params and in the card.
-
-    Early stopping is off by default: it would hold out a random (not time-ordered) slice of the
-    train set and make the number of trees depend on the data size.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_iter: int = Field(default=200, ge=1)
-    learning_rate: float = Field(default=0.08, gt=0)
-    max_leaf_nodes: int = Field(default=31, ge=2)
-    max_depth: int | None = Field(default=None, ge=1)
-    min_samples_leaf: int = Field(default=20, ge=1)
-    l2_regularization: float = Field(default=1.0, ge=0)
-    early_stopping: bool = False
-    random_state: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for logging, in field order."""
-        return self.model_dump()
-
-
 def feature_frame(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     """The contract's feature columns of ``frame``, in contract order (the model's input).
+
+    Every other column is left out, segments that are not features included: the model never
+    sees them, whatever the frame carries.
 
     Raises:
         FitError: a feature column is missing from ``frame``.
@@ -113,7 +94,10 @@ def fit_pipeline(
     *,
     threads: int | None = None,
 ) -> Pipeline:
-    """Fit `build_pipeline` on the contract's features of ``train`` against its label.
+    """Fit `build_pipeline` on the contract's features of ``train`` against its 0/1 label.
+
+    The label must already be binary (1 = the contract's positive label): callers encode it
+    with ``contract.binary_labels``, as `training.candidate.train_candidate` does.
 
     ``threads`` caps the OpenMP threads the trees use during the fit (``None``: the library's
     default, one per core). On cores shared with other work, 1 is often far faster: threads
@@ -133,14 +117,17 @@ def fit_pipeline(
             f"label '{label}' has {int(y.isna().sum())} missing values; train only on labelled "
             "rows (see training.split.labelled_at)"
         )
-    bad = sorted(set(y.unique().tolist()) - {0, 1})
+    bad = sorted(set(y.unique().tolist()) - {0, 1}, key=str)
     if bad:
-        raise FitError(f"label '{label}' must be 0 or 1, found {bad[:5]}")
+        raise FitError(
+            f"label '{label}' must be 0 or 1 here, found {bad[:5]}; encode it with "
+            "contract.binary_labels (1 = the positive label) before fitting"
+        )
     counts = y.astype("int64").value_counts()
     if len(counts) < 2:
         raise FitError(
             f"label '{label}' has a single class ({counts.to_dict()} over {len(y)} rows); "
-            "the train window needs both frauds and non-frauds"
+            "the train window needs rows of both the positive and the negative label"
         )
     pipeline = build_pipeline(contract, params)
     with threadpool_limits(limits=threads, user_api="openmp"):

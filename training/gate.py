@@ -2,7 +2,10 @@
 
 Both models are scored on the same, most recent labelled holdout before this is called, so the
 numbers are comparable. The decision carries its reason and every number it compared, so that
-the audit log and the version tags can say exactly why a model was or was not promoted.
+the audit log and the version tags can say exactly why a model was or was not promoted. It also
+carries warnings: the challenger's own (e.g. a holdout with few positives) and the gate's (e.g.
+a segment guardrail that had nothing to check), because a verdict resting on thin evidence
+should say so where it is read.
 """
 
 from __future__ import annotations
@@ -11,19 +14,37 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 Verdict = Literal["promote", "reject"]
 
 
-@dataclass(frozen=True)
-class GatePolicy:
-    """Thresholds the gate applies; built from settings at the edge."""
+class GatePolicy(BaseModel):
+    """The promotion gate's section of the settings tree: what it compares and how strictly."""
 
-    metric: str = "pr_auc"
-    margin: float = 0.005
-    segment_max_drop: float = 0.10
-    segment_min_positives: int = 15
-    floor_pr_auc: float = 0.25
-    floor_roc_auc: float = 0.75
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: Literal["pr_auc", "roc_auc", "recall_at_fpr"] = Field(
+        default="pr_auc", description="Holdout metric the challenger must improve."
+    )
+    margin: float = Field(
+        default=0.005, ge=0, description="Challenger must beat the champion by this much."
+    )
+    segment_max_drop: float = Field(
+        default=0.10, ge=0, description="Largest allowed per-segment drop vs the champion."
+    )
+    segment_min_positives: int = Field(
+        default=15,
+        ge=1,
+        description=(
+            "Segments with fewer positives (on either side) are not guarded, and are marked "
+            "unreliable in the model card."
+        ),
+    )
+    floor_pr_auc: float = Field(default=0.25, ge=0, le=1, description="First model's PR-AUC floor.")
+    floor_roc_auc: float = Field(
+        default=0.75, ge=0, le=1, description="First model's ROC-AUC floor."
+    )
 
 
 @dataclass(frozen=True)
@@ -39,11 +60,15 @@ class Scorecard:
     """A model version's holdout figures: overall metrics and the guarded metric per segment.
 
     ``segments`` is keyed by ``"<column>=<value>"`` (e.g. ``"channel=online"``).
+    ``n_positives`` counts the holdout's positives overall (None when unknown). ``warnings``
+    are the caveats its training run recorded (`training.candidate.Candidate.warnings`).
     """
 
     version: str
     metrics: Mapping[str, float | None]
     segments: Mapping[str, SegmentScore] = field(default_factory=dict)
+    n_positives: int | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,7 @@ class PromotionDecision:
     champion_version: str | None
     numbers: dict[str, object]
     breached_segments: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def promoted(self) -> bool:
@@ -63,8 +89,11 @@ class PromotionDecision:
         return self.verdict == "promote"
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form for the audit log."""
-        return asdict(self)
+        """JSON-ready form for the audit log (tuples as lists)."""
+        data = asdict(self)
+        data["breached_segments"] = list(self.breached_segments)
+        data["warnings"] = list(self.warnings)
+        return data
 
 
 def decide_promotion(
@@ -75,6 +104,10 @@ def decide_promotion(
     Without a champion the challenger must clear the absolute floors (PR-AUC and ROC-AUC).
     With one, it must beat the champion's ``policy.metric`` by at least ``policy.margin`` and no
     segment with enough positives may lose more than ``policy.segment_max_drop``.
+
+    The decision's warnings are the challenger's, then the gate's own about the segment
+    guardrail: that it checked nothing (no segment had ``policy.segment_min_positives`` on both
+    sides), or which segments it skipped for that reason.
     """
     if champion is None:
         return _first_model_decision(challenger, policy)
@@ -88,6 +121,8 @@ def decide_promotion(
         "champion": old,
         "margin": policy.margin,
     }
+    if challenger.n_positives is not None:
+        numbers["holdout_positives"] = challenger.n_positives
     if new is None:
         return _reject(challenger, champion, numbers, f"challenger has no {metric} on the holdout")
     if old is None:
@@ -106,6 +141,7 @@ def decide_promotion(
     drops = segment_drops(challenger, champion, policy.segment_min_positives)
     numbers["segment_drops"] = drops
     numbers["segment_max_drop"] = policy.segment_max_drop
+    gate_warnings = guardrail_warnings(challenger, champion, drops, policy.segment_min_positives)
     breached = tuple(sorted(s for s, drop in drops.items() if drop > policy.segment_max_drop))
     if breached:
         worst = max(breached, key=lambda s: drops[s])
@@ -117,6 +153,7 @@ def decide_promotion(
             f"{', '.join(breached)} (worst: {worst} drops {drops[worst]:.4f} > "
             f"{policy.segment_max_drop:.4f})",
             breached,
+            gate_warnings,
         )
     return PromotionDecision(
         verdict="promote",
@@ -128,6 +165,7 @@ def decide_promotion(
         challenger_version=challenger.version,
         champion_version=champion.version,
         numbers=numbers,
+        warnings=(*challenger.warnings, *gate_warnings),
     )
 
 
@@ -150,6 +188,37 @@ def segment_drops(
     return drops
 
 
+def guardrail_warnings(
+    challenger: Scorecard, champion: Scorecard, drops: Mapping[str, float], min_positives: int
+) -> tuple[str, ...]:
+    """What the segment guardrail could not check, given the ``drops`` it computed.
+
+    Empty when the challenger has no segment (the contract declares none) or every segment was
+    guarded.
+    """
+    skipped = [name for name in challenger.segments if name not in drops]
+    if not skipped:
+        return ()
+    if not drops:
+        return (
+            f"the segment guardrail checked nothing: no segment has >= {min_positives} "
+            "positives on both sides",
+        )
+    listed = ", ".join(
+        f"{name} ({_positives(challenger, name)}/{_positives(champion, name)})" for name in skipped
+    )
+    return (
+        f"the segment guardrail skipped {len(skipped)} of {len(challenger.segments)} segments "
+        f"with fewer than {min_positives} positives (or no figure) on a side (challenger/"
+        f"champion positives): {listed}",
+    )
+
+
+def _positives(scores: Scorecard, name: str) -> str:
+    score = scores.segments.get(name)
+    return "-" if score is None else str(score.n_positives)
+
+
 def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> PromotionDecision:
     pr_auc = _rounded(challenger.metrics.get("pr_auc"))
     roc_auc = _rounded(challenger.metrics.get("roc_auc"))
@@ -159,6 +228,8 @@ def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> Promotio
         "floor_pr_auc": policy.floor_pr_auc,
         "floor_roc_auc": policy.floor_roc_auc,
     }
+    if challenger.n_positives is not None:
+        numbers["holdout_positives"] = challenger.n_positives
     shortfalls = [
         f"{name} {value} < floor {floor}"
         for name, value, floor in (
@@ -183,6 +254,7 @@ def _first_model_decision(challenger: Scorecard, policy: GatePolicy) -> Promotio
         challenger_version=challenger.version,
         champion_version=None,
         numbers=numbers,
+        warnings=challenger.warnings,
     )
 
 
@@ -192,6 +264,7 @@ def _reject(
     numbers: dict[str, object],
     reason: str,
     breached: tuple[str, ...] = (),
+    gate_warnings: tuple[str, ...] = (),
 ) -> PromotionDecision:
     return PromotionDecision(
         verdict="reject",
@@ -200,6 +273,7 @@ def _reject(
         champion_version=champion.version if champion else None,
         numbers=numbers,
         breached_segments=breached,
+        warnings=(*challenger.warnings, *gate_warnings),
     )
 
 

@@ -7,11 +7,12 @@ results goes into the model card, so a reader sees what was checked and with wha
 The checks, and the failure each guards against:
 
 - ``features_present``: a feature missing from the split (the other checks could not see it).
-- ``role_columns_in_features``: the label, its availability time or the row id used as a
-  feature by name.
+- ``role_columns_in_features``: the label, its availability time (when the contract has that
+  column) or the row id used as a feature by name.
 - ``label_derived_features``: a feature equal to the label, to 1 - label, or with at most two
   values each of which maps to a single label on the train set (a relabelled copy).
-- ``rows_after_cutoff``: a row that happened, or whose label became known, after the cutoff.
+- ``rows_after_cutoff``: a row that happened, or whose label became known (its label-available
+  time, or its event time plus the contract's label delay), after the cutoff.
 - ``id_in_train_and_holdout``: the same row id on both sides, which inflates holdout scores.
 - ``single_feature_auc``: one feature alone ranks the train labels almost perfectly.
 """
@@ -25,9 +26,8 @@ import numpy as np
 import pandas as pd
 
 from features.contract import DatasetContract
-from training.split import TimeSplit
+from training.split import TimeSplit, label_known_text
 
-DEFAULT_MAX_SINGLE_FEATURE_AUC = 0.98
 _MISSING = "<missing>"
 _EXAMPLES = 5
 
@@ -63,12 +63,13 @@ def run_leakage_checks(
     contract: DatasetContract,
     features: Sequence[str],
     *,
-    max_single_feature_auc: float = DEFAULT_MAX_SINGLE_FEATURE_AUC,
+    max_single_feature_auc: float,
 ) -> list[LeakageCheckResult]:
     """Run every check on ``split`` for the given feature list and return their results.
 
-    Value-based checks (label copies, single-feature AUC) look at the train set only, which is
-    what the model learns from.
+    ``max_single_feature_auc`` is the training section's threshold
+    (`training.config.TrainingConfig.max_single_feature_auc`). Value-based checks (label
+    copies, single-feature AUC) look at the train set only, which is what the model learns from.
 
     Raises:
         LeakageError: at least one check failed; its message lists each failure.
@@ -101,13 +102,11 @@ def check_features_present(split: TimeSplit, features: Sequence[str]) -> Leakage
 
 
 def check_role_columns(contract: DatasetContract, features: Sequence[str]) -> LeakageCheckResult:
-    """No feature is the label, the label-available time or the id column, by name."""
+    """No feature is the label, the label-available time (if any) or the id column, by name."""
     name = "role_columns_in_features"
-    roles = {
-        contract.label_column: "the label",
-        contract.label_available_time_column: "the time the label became known",
-        contract.id_column: "the row id",
-    }
+    roles = {contract.label_column: "the label", contract.id_column: "the row id"}
+    if contract.label_available_time_column is not None:
+        roles[contract.label_available_time_column] = "the time the label became known"
     hits = [f"'{f}' ({roles[f]})" for f in features if f in roles]
     if hits:
         return LeakageCheckResult(
@@ -160,20 +159,21 @@ def check_label_derived_features(
 def check_rows_after_cutoff(split: TimeSplit, contract: DatasetContract) -> LeakageCheckResult:
     """No row in train or holdout happened, or had its label known, after the cutoff.
 
-    A missing label-available time counts as "not known by the cutoff".
+    A label is known at ``contract.label_known_at`` (its label-available time, or the event
+    time plus the label delay); a missing time counts as "not known by the cutoff".
     """
     name = "rows_after_cutoff"
-    event, available = contract.event_time_column, contract.label_available_time_column
+    event = contract.event_time_column
     problems: list[str] = []
     for side, part in (("train", split.train), ("holdout", split.holdout)):
         late_events = int((part[event] > split.cutoff).sum())
-        late_labels = int((~(part[available] <= split.cutoff)).sum())
+        late_labels = int((~(contract.label_known_at(part) <= split.cutoff)).sum())
         if late_events:
             problems.append(f"{side}: {late_events} of {len(part)} rows have '{event}' > cutoff")
         if late_labels:
             problems.append(
-                f"{side}: {late_labels} of {len(part)} rows have '{available}' after the cutoff "
-                "or missing"
+                f"{side}: {late_labels} of {len(part)} rows have a label known after the cutoff "
+                f"or never (known {label_known_text(contract)})"
             )
     if problems:
         return LeakageCheckResult(
@@ -207,7 +207,7 @@ def check_single_feature_auc(
     contract: DatasetContract,
     features: Sequence[str],
     *,
-    max_auc: float = DEFAULT_MAX_SINGLE_FEATURE_AUC,
+    max_auc: float,
 ) -> LeakageCheckResult:
     """No single feature ranks the train labels with ROC-AUC >= ``max_auc`` on its own."""
     name = "single_feature_auc"

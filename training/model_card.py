@@ -3,7 +3,9 @@
 Rendering is pure: every figure comes from `ModelCardInputs`, so the same inputs always give the
 same card and a test can check each number. The card travels with the model version (the
 registry adapter logs it as an artifact), so a reviewer sees the data window, the lineage, the
-leakage checks and the segment figures next to the headline metrics.
+warnings, the leakage checks and the segment figures next to the headline metrics. Its wording
+comes from the contract (label, positive value, how labels become known, costs), so it reads
+right for any use case.
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ from datetime import datetime
 
 import pandas as pd
 
-from features.contract import DatasetContract
+from features.contract import DatasetContract, format_duration
 from training.evaluate import Metrics, SegmentMetrics
-from training.fit import ModelParams
 from training.leakage import LeakageCheckResult
 from training.split import DateWindow, TimeSplit
 
-DEFAULT_MIN_SEGMENT_POSITIVES = 30
 _NA = "n/a"
+_NOT_INPUT = "(not a model input)"
 
 
 @dataclass(frozen=True)
 class DataWindow:
-    """The train and holdout windows, the label cutoff and the row counts behind them."""
+    """The train and holdout windows, the label cutoff and the row counts behind them.
+
+    ``requested_holdout_days`` is the holdout length the training settings asked for (None when
+    unknown); the window shows the length used, longer when the holdout grew to reach its
+    positives.
+    """
 
     train_window: DateWindow
     holdout_window: DateWindow
@@ -35,10 +41,17 @@ class DataWindow:
     n_train_positives: int
     n_holdout_rows: int
     n_holdout_positives: int
+    requested_holdout_days: int | None = None
+
+    @property
+    def holdout_days(self) -> int:
+        """Calendar days the holdout covers."""
+        first, last = self.holdout_window
+        return (last - first).days + 1
 
     @classmethod
     def from_split(cls, split: TimeSplit, contract: DatasetContract) -> DataWindow:
-        """Windows and counts of a `TimeSplit`."""
+        """Windows and counts of a `TimeSplit` (whose labels are 0/1)."""
         label = contract.label_column
         return cls(
             train_window=split.train_window,
@@ -48,6 +61,7 @@ class DataWindow:
             n_train_positives=int((split.train[label] == 1).sum()),
             n_holdout_rows=len(split.holdout),
             n_holdout_positives=int((split.holdout[label] == 1).sum()),
+            requested_holdout_days=split.requested_holdout_days,
         )
 
 
@@ -55,11 +69,13 @@ class DataWindow:
 class ModelCardInputs:
     """Everything the card shows. ``version`` is ``"pending"`` until the registry assigns one.
 
-    ``batches`` maps each batch id (a date string) used for training or holdout to the sha256 of
-    its file. Leave ``intended_use`` and ``limitations`` as ``None`` to use defaults derived from
-    the contract and the figures (they state that the data is synthetic: override them when
-    training on real data). Segments with fewer than ``min_segment_positives`` positives are
-    marked unreliable.
+    ``batches`` maps each batch id used for training or holdout to the sha256 of its file. The
+    model's parameters are the contract's ``model`` section. Segments with fewer than
+    ``min_segment_positives`` positives are marked unreliable: pass the promotion gate's
+    ``segment_min_positives``, so the card and the gate agree on what "too few" is.
+    ``warnings`` are the candidate's (`training.candidate.Candidate.warnings`). Leave
+    ``intended_use`` and ``limitations`` as ``None`` to use defaults derived from the contract
+    and the figures.
     """
 
     model_name: str
@@ -71,19 +87,35 @@ class ModelCardInputs:
     metrics: Metrics
     segments: Mapping[str, Mapping[str, SegmentMetrics]]
     leakage_checks: Sequence[LeakageCheckResult]
-    params: ModelParams
+    min_segment_positives: int
+    warnings: Sequence[str]
     version: str = "pending"
     intended_use: str | None = None
     limitations: tuple[str, ...] | None = None
-    min_segment_positives: int = DEFAULT_MIN_SEGMENT_POSITIVES
+
+
+def positive_class(contract: DatasetContract) -> str:
+    """The positive class as the card names it: the label column, ``=``, the positive value."""
+    return f"`{contract.label_column}` = {contract.positive}"
+
+
+def label_timing(contract: DatasetContract) -> str:
+    """How a label becomes known: the contract's column, or its constant delay after the event."""
+    if contract.label_available_time_column is not None:
+        return f"`{contract.label_available_time_column}` says when each became known"
+    assert contract.label_delay is not None  # a contract has one of the two
+    return (
+        f"each becomes known {format_duration(contract.label_delay)} after "
+        f"`{contract.event_time_column}`"
+    )
 
 
 def default_intended_use(contract: DatasetContract) -> str:
     """What the model is for, from the contract's description, label and costs."""
     costs = contract.costs
     return (
-        f"Scores each `{contract.name}` row with the probability that `{contract.label_column}` "
-        f"is 1, and flags it for review when the score reaches the decision threshold. "
+        f"Scores each `{contract.name}` row with the probability that {positive_class(contract)}, "
+        f"and flags it when the score reaches the decision threshold. "
         f"{contract.description.strip()} The threshold is chosen for the contract's costs: a "
         f"missed positive costs {costs.false_negative:.2f} {costs.currency}, a false alarm "
         f"{costs.false_positive:.2f} {costs.currency}."
@@ -93,22 +125,30 @@ def default_intended_use(contract: DatasetContract) -> str:
 def default_limitations(inputs: ModelCardInputs) -> tuple[str, ...]:
     """Caveats a reader must know, including the segments whose figures rest on few positives."""
     contract, data = inputs.contract, inputs.data
-    label = contract.label_column
     unevaluated = (data.cutoff.date() - data.holdout_window[1]).days
     costs = contract.costs
     items = [
-        f"Not for credit, pricing or any other decision about a person: the model estimates "
-        f"`{label}` only, and a high score is a reason to review, not a verdict.",
-        "Trained and evaluated on synthetic data from the project's generator: the figures "
-        "show how the pipeline behaves, not how it would perform on real traffic.",
-        f"Labels arrive late (`{contract.label_available_time_column}`): only rows labelled by "
-        f"the cutoff {_when(data.cutoff)} were used, so the {unevaluated} day(s) between the "
-        f"holdout's end ({data.holdout_window[1].isoformat()}) and the cutoff are not evaluated.",
+        f"Only for the decision the contract describes: the model estimates the probability "
+        f"that {positive_class(contract)}, and a high score is a reason to look closer, not a "
+        "verdict. Any other use (e.g. a decision about a person) needs its own evaluation.",
+        f"The figures come from one holdout of {data.n_holdout_rows} rows with "
+        f"{data.n_holdout_positives} positives, taken from the data the contract describes up "
+        "to the cutoff: they describe that data, not data from later or from elsewhere.",
+        f"Labels arrive late ({label_timing(contract)}): only rows labelled by the cutoff "
+        f"{_when(data.cutoff)} were used, so the {unevaluated} day(s) between the holdout's "
+        f"end ({data.holdout_window[1].isoformat()}) and the cutoff are not evaluated.",
         f"The threshold minimises cost on the holdout for a false negative at "
         f"{costs.false_negative:.2f} {costs.currency} and a false positive at "
         f"{costs.false_positive:.2f} {costs.currency}, so the holdout cost at it is optimistic; "
         "other costs or a shifted base rate need a new threshold.",
     ]
+    extra = [c for c in contract.extra_segments if c in inputs.segments]
+    if extra:
+        items.append(
+            f"Segment(s) {', '.join(f'`{c}`' for c in extra)} never reach the model; the model can "
+            "still score their groups differently through correlated features, which their "
+            "rows under Performance by segment show."
+        )
     thin = [
         f"{column}={value} ({m.n_positives})"
         for column, by_value in inputs.segments.items()
@@ -128,6 +168,7 @@ def render_model_card(inputs: ModelCardInputs) -> str:
     sections = [
         _header(inputs),
         _summary(inputs),
+        _warnings(inputs),
         _intended_use(inputs),
         _limitations(inputs),
         _training_data(inputs),
@@ -157,8 +198,14 @@ def _summary(inputs: ModelCardInputs) -> str:
         f"ROC-AUC {_num(m.roc_auc)}. At the cost-optimal threshold {_score(m.threshold)} it "
         f"flags {m.n_flagged} rows with precision {_num(m.precision_at_threshold)} and recall "
         f"{_num(m.recall_at_threshold)}, for an expected cost of "
-        f"{_money(m.expected_cost_per_txn)} {costs.currency} per transaction."
+        f"{_money(m.expected_cost_per_row)} {costs.currency} per row."
     )
+
+
+def _warnings(inputs: ModelCardInputs) -> str:
+    if not inputs.warnings:
+        return "## Warnings\n\nNone."
+    return "## Warnings\n\n" + "\n".join(f"- {warning}" for warning in inputs.warnings)
 
 
 def _intended_use(inputs: ModelCardInputs) -> str:
@@ -179,11 +226,25 @@ def _training_data(inputs: ModelCardInputs) -> str:
         ["holdout", *_window(d.holdout_window), d.n_holdout_rows, d.n_holdout_positives,
          _rate(d.n_holdout_positives, d.n_holdout_rows)],
     ]  # fmt: skip
+    if c.label_available_time_column is not None:
+        rule = (
+            f"A row is used only if `{c.event_time_column}` and "
+            f"`{c.label_available_time_column}` are both at or before the cutoff"
+        )
+    else:
+        assert c.label_delay is not None  # a contract has one of the two
+        rule = (
+            f"A row is used only if its label was known by the cutoff: `{c.event_time_column}` "
+            f"plus the label delay of {format_duration(c.label_delay)} at or before it"
+        )
+    grown = ""
+    if d.requested_holdout_days is not None and d.holdout_days > d.requested_holdout_days:
+        grown = f", grown from the {d.requested_holdout_days} requested to hold more positives"
     return (
         "## Training data\n\n"
-        f"Label cutoff: {_when(d.cutoff)}. A row is used only if `{c.event_time_column}` and "
-        f"`{c.label_available_time_column}` are both at or before the cutoff; the holdout is "
-        "the most recent labelled days and train ends the day before it.\n\n"
+        f"Label cutoff: {_when(d.cutoff)}. {rule}. The label is 1 when {positive_class(c)}. "
+        f"The holdout is the most recent {d.holdout_days} labelled day(s){grown}, and train "
+        "ends the day before it.\n\n"
         + _table(["set", "first day", "last day", "rows", "positives", "positive rate"], rows)
     )
 
@@ -227,7 +288,7 @@ def _threshold(inputs: ModelCardInputs) -> str:
         ["Precision at threshold", _num(m.precision_at_threshold)],
         ["Recall at threshold", _num(m.recall_at_threshold)],
         [f"Expected cost on the holdout ({cur})", _money(m.expected_cost)],
-        [f"Expected cost per transaction ({cur})", _money(m.expected_cost_per_txn)],
+        [f"Expected cost per row ({cur})", _money(m.expected_cost_per_row)],
     ]
     return "## Decision threshold and business cost\n\n" + _table(["figure", "value"], rows)
 
@@ -239,18 +300,19 @@ def _segments(inputs: ModelCardInputs) -> str:
         "positives are marked unreliable."
     ]
     header = [
-        "value", "rows", "positives", "PR-AUC", "ROC-AUC", "precision", "recall", "cost/txn",
+        "value", "rows", "positives", "PR-AUC", "ROC-AUC", "precision", "recall", "cost/row",
         "note",
     ]  # fmt: skip
     for column, by_value in inputs.segments.items():
         rows = [
             [value, m.n_rows, m.n_positives, _num(m.pr_auc), _num(m.roc_auc),
              _num(m.precision_at_threshold), _num(m.recall_at_threshold),
-             _money(m.expected_cost_per_txn),
+             _money(m.expected_cost_per_row),
              "unreliable: few positives" if m.n_positives < inputs.min_segment_positives else ""]
             for value, m in by_value.items()
         ]  # fmt: skip
-        parts.append(f"### {column}\n\n" + _table(header, rows))
+        title = column if column in inputs.contract.features else f"{column} {_NOT_INPUT}"
+        parts.append(f"### {title}\n\n" + _table(header, rows))
     if not inputs.segments:
         parts.append("The contract declares no segment columns.")
     return "\n\n".join(parts)
@@ -263,13 +325,20 @@ def _leakage(inputs: ModelCardInputs) -> str:
 
 
 def _parameters(inputs: ModelCardInputs) -> str:
-    rows = [[name, f"`{value}`"] for name, value in inputs.params.to_dict().items()]
-    return (
+    contract = inputs.contract
+    rows = [[name, f"`{value}`"] for name, value in contract.model.to_dict().items()]
+    features = ", ".join(f"`{c}`" for c in contract.features)
+    text = (
         "## Model and parameters\n\n"
         "One scikit-learn Pipeline: one-hot encoding of category features (contract categories; "
         "unseen values encode as zeros), numeric features passed through, then a "
-        "HistGradientBoostingClassifier.\n\n" + _table(["parameter", "value"], rows)
+        "HistGradientBoostingClassifier, with the contract's `model` parameters.\n\n"
+        f"Model inputs ({len(contract.features)} features): {features}."
     )
+    if contract.extra_segments:
+        extra = ", ".join(f"`{c}`" for c in contract.extra_segments)
+        text += f" Segments {_NOT_INPUT}, evaluated only: {extra}."
+    return text + "\n\n" + _table(["parameter", "value"], rows)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

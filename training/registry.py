@@ -23,10 +23,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
+from features.vocabulary import WARNINGS_TAG
 from training.fit import SKOPS_TRUSTED_TYPES
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
 MODEL_CARD_ARTIFACT = "model_card.md"
 SEGMENTS_ARTIFACT = "metrics/segments.json"
@@ -94,9 +93,12 @@ def log_training_run(
 ) -> RegisteredVersion:
     """Log one training run and register its model as a new version of ``model_name``.
 
-    ``features`` is a sample of the model's input (its first rows become the input example and,
-    with the predicted probabilities, the signature). ``reference`` (holdout rows with their
-    scores) is stored for monitoring and for the promotion gate's comparison.
+    ``version_tags`` are set on the new version: pass
+    ``training.candidate.candidate_tags(...)`` (threshold, contract hash, windows, and the
+    candidate's warnings under ``WARNINGS_TAG``). ``features`` is a sample of the model's
+    input (its first rows become the input example and, with the predicted probabilities, the
+    signature). ``reference`` (the candidate's reference frame: holdout rows with their 0/1
+    label and scores) is stored for monitoring and for the promotion gate's comparison.
     """
     example = features.head(5)
     with warnings.catch_warnings():
@@ -122,8 +124,8 @@ def log_training_run(
                 input_example=example,
                 registered_model_name=model_name,
                 pip_requirements=pip_requirements(),
-                # `mlflow models serve` and pyfunc users get the fraud probability, as our API
-                # does, rather than a class label at a 0.5 threshold nobody chose.
+                # `mlflow models serve` and pyfunc users get the probability of the positive
+                # label, as our API does, rather than a class at a 0.5 threshold nobody chose.
                 pyfunc_predict_fn="predict_proba",
             )
         run_id = run.info.run_id
@@ -140,9 +142,10 @@ def log_model_card(client: MlflowClient, run_id: str, markdown: str) -> None:
 
 
 def tag_version(client: MlflowClient, name: str, version: str, tags: Mapping[str, object]) -> None:
-    """Set string tags on a model version (values are stringified; dicts become JSON)."""
+    """Set string tags on a model version (values are stringified; dicts and lists become JSON)."""
     for key, value in tags.items():
-        text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        is_json = isinstance(value, dict | list | tuple)
+        text = json.dumps(value, default=str) if is_json else str(value)
         client.set_model_version_tag(name, version, key, text)
 
 
@@ -165,6 +168,35 @@ def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, str
         return dict(client.get_model_version(name, version).tags)
     except MlflowException as exc:
         raise RegistryError(f"model '{name}' has no version {version}: {exc.message}") from None
+
+
+def version_warnings(client: MlflowClient, name: str, version: str) -> tuple[str, ...]:
+    """The warnings its training run recorded on a version (``WARNINGS_TAG``, a JSON list).
+
+    A version registered without the tag has none. Pass them to
+    ``training.candidate.scorecard(..., warnings=...)`` so the gate's decision repeats them.
+
+    Raises:
+        RegistryError: the version does not exist, or its tag is not a JSON list of text.
+    """
+    return parse_warnings(version_tags(client, name, version).get(WARNINGS_TAG))
+
+
+def parse_warnings(text: str | None) -> tuple[str, ...]:
+    """The warnings of a ``WARNINGS_TAG`` value; none for a missing tag.
+
+    Raises:
+        RegistryError: the value is not a JSON list of text.
+    """
+    if text is None:
+        return ()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise RegistryError(f"tag '{WARNINGS_TAG}' is not a JSON list of text: {text[:200]!r}")
+    return tuple(value)
 
 
 def version_run_id(client: MlflowClient, name: str, version: str) -> str:

@@ -48,7 +48,7 @@ def test_different_seed_or_day_gives_different_data() -> None:
 
 
 def test_a_day_regenerated_alone_equals_the_same_day_of_a_run(drift_runs: Runs) -> None:
-    alone = generate_day(30, SCENARIOS["default"], seed=1, days=40)
+    alone = generate_day(30, SCENARIOS["default"], seed=1, days=40, rows=1500)
     pd.testing.assert_frame_equal(alone, drift_runs["default"][30], obj="day 30 alone vs in run")
 
 

@@ -3,6 +3,7 @@ quarantine adapter files raw batches without ever touching them."""
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import json
@@ -14,11 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from data.generator import generate, generate_day, write_batches
 from data.scenarios import get_scenario, scenario_timeline
-from features.contract import DatasetContract, load_contract
-from features.expectations import GuardConfig, SuiteError, build_suite
+from features.contract import DatasetContract, load_contract, parse_contract
+from features.expectations import (
+    GUARD_META_KEY,
+    build_suite,
+    contract_expectations,
+    guard_expectations,
+)
 from features.validation import (
     DATA_DOCS_FILE,
     VALIDATION_FILE,
@@ -26,7 +33,10 @@ from features.validation import (
     BatchValidator,
     ValidationInputError,
     ValidationOutcome,
+    batch_date,
+    is_batch_id,
     pending_batches,
+    stray_files,
     validate_frame,
     validate_pending_batches,
 )
@@ -34,6 +44,21 @@ from features.validation import (
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_PATH = REPO / "data" / "contracts" / "card_fraud.yaml"
 SAMPLE_DIR = REPO / "data" / "sample"
+
+
+def card_fraud_raw() -> dict[str, Any]:
+    """The card-fraud contract as parsed YAML, for tests that edit it before parsing."""
+    loaded: dict[str, Any] = yaml.safe_load(CONTRACT_PATH.read_text())
+    return loaded
+
+
+def guard_of(raw: dict[str, Any], check: str, **match: Any) -> dict[str, Any]:
+    """The first guard entry of kind `check` (whose keys equal `match`) in a raw contract."""
+    return next(
+        g
+        for g in raw["guards"]
+        if g["check"] == check and all(g.get(k) == v for k, v in match.items())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,24 +106,128 @@ def test_suite_is_derived_from_the_contract_and_every_expectation_says_why(
     for expectation in suite.expectations:
         assert expectation.notes, f"{expectation.expectation_type} says what it guards against"
         mostly = getattr(expectation, "mostly", 1.0)
-        assert mostly == 1.0, f"{expectation.expectation_type} is strict (mostly={mostly})"
+        is_label_rate = (expectation.meta or {}).get(GUARD_META_KEY) == "label_rate"
+        assert mostly == 1.0 or is_label_rate, (
+            f"{expectation.expectation_type} is strict (mostly={mostly})"
+        )
     assert suite.meta["contract_hash"] == contract.content_hash(), "suite records its contract"
 
 
-def test_guard_config_rejects_inverted_bounds_and_unknown_columns(
+def _configs(contract: DatasetContract) -> list[tuple[str, dict[str, Any], Any, dict[str, Any]]]:
+    """(type, kwargs, notes, meta) of each guard expectation of `contract`."""
+    return [
+        (e.expectation_type, dict(e.configuration.kwargs), e.notes, dict(e.meta or {}))
+        for e in guard_expectations(contract)
+    ]
+
+
+def test_each_guard_kind_becomes_its_expectations_with_its_catches_as_notes(
     contract: DatasetContract,
 ) -> None:
-    with pytest.raises(SuiteError, match="min_label_rate"):
-        GuardConfig(min_label_rate=0.2, max_label_rate=0.1)
-    with pytest.raises(SuiteError, match="amount_column is 'amount_eur'"):
-        build_suite(contract, GuardConfig(amount_column="amount_eur"))
-    without_amount = build_suite(contract, GuardConfig(amount_column=None))
-    assert not any(
-        e.expectation_type == "expect_column_median_to_be_between"
-        for e in without_amount.expectations
-    ), "a guard switched off is absent"
-    scaled = GuardConfig.for_daily_volume(1500)
-    assert (scaled.min_rows, scaled.max_rows) == (750, 6000), "row bounds follow the volume"
+    by_type = {t: (k, notes, meta) for t, k, notes, meta in _configs(contract)}
+    catches = {g.check: g.catches for g in contract.guards}
+    rows, notes, _ = by_type["expect_table_row_count_to_be_between"]
+    assert (rows["min_value"], rows["max_value"]) == (100, 100_000), "row bounds as ints"
+    assert isinstance(rows["min_value"], int), "a row count bound is an int"
+    assert notes == catches["row_count"], "row count notes are the guard's catches"
+
+    low, notes, meta = by_type["expect_column_values_to_be_in_set"]
+    assert (low["column"], low["value_set"], low["mostly"]) == ("is_fraud", [1], 0.005), (
+        f"lower label-rate bound: at least 0.5 % of labels are the positive one: {low}"
+    )
+    assert notes == catches["label_rate"], "label-rate notes are the guard's catches"
+    assert meta[GUARD_META_KEY] == "label_rate", "marked as the label-rate guard"
+    high, _, _ = by_type["expect_column_values_to_not_be_in_set"]
+    assert (high["value_set"], high["mostly"]) == ([1], pytest.approx(0.85)), (
+        f"upper label-rate bound: at least 85 % of labels are not the positive one: {high}"
+    )
+
+    median, notes, _ = by_type["expect_column_median_to_be_between"]
+    assert (median["column"], median["min_value"], median["max_value"]) == ("amount", 5, 500)
+    assert notes == catches["median"], "median notes are the guard's catches"
+
+    present, notes, _ = by_type["expect_column_proportion_of_non_null_values_to_be_between"]
+    assert present["min_value"] == pytest.approx(0.2), "null share <= 80 % is non-null >= 20 %"
+    assert present["max_value"] == pytest.approx(0.9), "null share >= 10 % is non-null <= 90 %"
+    assert notes == catches["null_share"], "null-share notes are the guard's catches"
+
+    pair, notes, _ = by_type["expect_column_pair_values_a_to_be_greater_than_b"]
+    assert (pair["column_A"], pair["column_B"], pair["or_equal"]) == (
+        "txn_count_24h",
+        "txn_count_1h",
+        True,
+    ), f"upper >= lower: {pair}"
+    assert pair["ignore_row_if"] == "either_value_is_missing", "rows with a gap are ignored"
+    assert notes == catches["ordered"], "ordered notes are the guard's catches"
+
+    null, notes, _ = by_type["expect_column_values_to_be_null"]
+    assert null["column"] == "device_trust_score", "null where the condition holds"
+    assert notes == catches["null_when"], "null-when notes are the guard's catches"
+    conditional = [
+        k
+        for t, k, _, _ in _configs(contract)
+        if t == "expect_column_values_to_not_be_null" and k.get("row_condition")
+    ]
+    assert len(conditional) == 1, "present where the condition does not hold"
+
+
+def test_label_rate_bounds_of_0_1_or_none_add_no_check() -> None:
+    raw = card_fraud_raw()
+    guard_of(raw, "label_rate").update(min=0.0, max=1.0)
+    types = [t for t, *_ in _configs(parse_contract(raw))]
+    assert "expect_column_values_to_not_be_in_set" not in types, "max 1 bounds nothing"
+    assert types.count("expect_column_values_to_be_in_set") == 0, "min 0 bounds nothing"
+    raw = card_fraud_raw()
+    label_rate = guard_of(raw, "label_rate")
+    label_rate.pop("min")
+    types = [t for t, *_ in _configs(parse_contract(raw))]
+    assert "expect_column_values_to_not_be_in_set" in types, "max alone is checked"
+    assert "expect_column_values_to_be_in_set" not in types, "no min, no lower check"
+
+
+def test_strict_ordered_guard_and_one_sided_bounds() -> None:
+    raw = card_fraud_raw()
+    guard_of(raw, "ordered")["strict"] = True
+    guard_of(raw, "row_count").pop("max")
+    guard_of(raw, "null_share").pop("min")
+    by_type = {t: k for t, k, _, _ in _configs(parse_contract(raw))}
+    pair = by_type["expect_column_pair_values_a_to_be_greater_than_b"]
+    assert pair["or_equal"] is False, "strict means upper > lower"
+    rows = by_type["expect_table_row_count_to_be_between"]
+    assert (rows["min_value"], rows.get("max_value")) == (100, None), "a missing bound is open"
+    present = by_type["expect_column_proportion_of_non_null_values_to_be_between"]
+    assert present.get("max_value") is None, "no min null share: no max non-null share"
+
+
+def test_the_suite_follows_the_contract_guards() -> None:
+    raw = card_fraud_raw()
+    raw["guards"] = [g for g in raw["guards"] if g["check"] != "median"]
+    guard_of(raw, "row_count").update(min=750, max=6000)
+    suite = build_suite(parse_contract(raw))
+    types = [e.expectation_type for e in suite.expectations]
+    assert "expect_column_median_to_be_between" not in types, "a guard left out is absent"
+    rows = next(
+        e.configuration.kwargs
+        for e in suite.expectations
+        if e.expectation_type == "expect_table_row_count_to_be_between"
+    )
+    assert (rows["min_value"], rows["max_value"]) == (750, 6000), "bounds come from the contract"
+    raw["guards"] = []
+    bare = parse_contract(raw)
+    assert len(build_suite(bare).expectations) == len(contract_expectations(bare)), (
+        "a contract without guards gets only the per-row rules"
+    )
+
+
+def test_no_label_time_pair_without_a_label_available_column() -> None:
+    raw = card_fraud_raw()
+    raw.pop("label_available_time_column")
+    raw["columns"].pop("label_available_at")
+    raw["label_delay"] = "30d"
+    types = [e.expectation_type for e in contract_expectations(parse_contract(raw))]
+    assert "expect_column_pair_values_a_to_be_greater_than_b" not in types, (
+        "with a constant label delay there is no label time to compare"
+    )
 
 
 # --- the core: clean data passes ------------------------------------------------------------
@@ -187,6 +316,13 @@ def _device_score_missing_online(f: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+def _device_score_on_card_present(f: pd.DataFrame) -> pd.DataFrame:
+    f = f.copy()
+    row = f.index[f["channel"] == "card_present"][0]
+    f.loc[row, "device_trust_score"] = 0.5
+    return f
+
+
 def _velocity_swapped(f: pd.DataFrame) -> pd.DataFrame:
     return f.assign(txn_count_1h=f["txn_count_24h"], txn_count_24h=f["txn_count_1h"])
 
@@ -233,7 +369,12 @@ CORRUPTIONS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str | 
     "empty frame": (lambda f: f.iloc[0:0], "expect_table_row_count_to_be_between", None),
     "no positives at all": (
         lambda f: f.assign(is_fraud=0),
-        "expect_column_mean_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "is_fraud",
+    ),
+    "every row positive": (
+        lambda f: f.assign(is_fraud=1),
+        "expect_column_values_to_not_be_in_set",
         "is_fraud",
     ),
     "amount sent as text": (
@@ -254,6 +395,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str | 
     "device score filled for card-present": (
         lambda f: f.assign(device_trust_score=f["device_trust_score"].fillna(0.0)),
         "expect_column_proportion_of_non_null_values_to_be_between",
+        "device_trust_score",
+    ),
+    "device score given to a card-present payment": (
+        _device_score_on_card_present,
+        "expect_column_values_to_be_null",
         "device_trust_score",
     ),
     "device score missing for an online payment": (
@@ -312,6 +458,47 @@ def test_cents_reason_reports_the_observed_median(
         f"observed value is in the reason: {median.reason}"
     )
     assert "cents" in median.guards_against, "the note names the failure it guards against"
+
+
+def test_label_rate_reason_is_a_share_of_positives(
+    validator: BatchValidator, clean_frame: pd.DataFrame, contract: DatasetContract
+) -> None:
+    none = validator.validate(clean_frame.assign(is_fraud=0))
+    low = next(f for f in none.failures if "share of" in f.reason)
+    assert low.reason == "expected the share of is_fraud == 1 in [0.5%, 15%]; observed 0%", (
+        low.reason
+    )
+    assert low.guards_against == guard_catches(contract, "label_rate"), "the contract's note"
+    flagged = clean_frame.copy()
+    flagged.loc[: len(flagged) // 4, "is_fraud"] = 1
+    share = float((flagged["is_fraud"] == 1).mean())
+    high = next(f for f in validator.validate(flagged).failures if "share of" in f.reason)
+    assert high.reason.endswith(f"observed {share * 100:.3g}%"), high.reason
+
+
+def test_null_share_reason_is_the_share_of_missing_values(
+    validator: BatchValidator, clean_frame: pd.DataFrame
+) -> None:
+    filled = clean_frame.assign(device_trust_score=clean_frame["device_trust_score"].fillna(0.0))
+    outcome = validator.validate(filled)
+    failure = next(
+        f
+        for f in outcome.failures
+        if f.expectation_type == "expect_column_proportion_of_non_null_values_to_be_between"
+    )
+    assert failure.reason == (
+        "expected the share of missing device_trust_score in [10%, 80%]; observed 0%"
+    ), failure.reason
+    null_where = next(
+        f for f in outcome.failures if f.expectation_type == "expect_column_values_to_be_null"
+    )
+    assert "only missing values where channel == 'card_present'" in null_where.reason, (
+        null_where.reason
+    )
+
+
+def guard_catches(contract: DatasetContract, check: str) -> str:
+    return next(g.catches for g in contract.guards if g.check == check)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -515,12 +702,369 @@ def test_a_file_whose_name_is_not_a_date_is_quarantined(
         raw, tmp_path / "ok", tmp_path / "q", tmp_path / "gx", contract
     )
     assert [(o.batch_id, o.success) for o in outcomes] == [("latest", False)], "only real files"
-    assert outcomes[0].failures[0].expectation_type == "batch_file_name", "reason: bad name"
+    failure = outcomes[0].failures[0]
+    assert failure.expectation_type == "batch_file_name", "reason: bad name"
+    assert "YYYY-MM-DD.<suffix>" in failure.reason, f"the reason states the rule: {failure.reason}"
     assert not (tmp_path / "gx").exists(), "no GX context is opened when nothing is validated"
 
 
 def test_the_raw_folder_must_exist(tmp_path: Path, contract: DatasetContract) -> None:
-    with pytest.raises(ValidationInputError, match="does not exist"):
+    with pytest.raises(ValidationInputError, match="does not exist; generate or ingest"):
         validate_pending_batches(
             tmp_path / "absent", tmp_path / "ok", tmp_path / "q", tmp_path / "gx", contract
         )
+
+
+# --- batch ids ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("2026-01-03", True),
+        ("2026-01-03.b", True),
+        ("2026-01-03.ingest2", True),
+        ("2026-01-03.abcdefghijklmnop", True),
+        ("2026-01-03.abcdefghijklmnopq", False),
+        ("2026-01-03.B", False),
+        ("2026-01-03.", False),
+        ("2026-01-03.a.b", False),
+        ("2026-01-03_b", False),
+        ("2026-02-30", False),
+        ("2026-1-3", False),
+        ("latest", False),
+    ],
+)
+def test_batch_ids_are_a_day_and_an_optional_suffix(name: str, expected: bool) -> None:
+    assert is_batch_id(name) is expected, f"is_batch_id({name!r}) should be {expected}"
+
+
+def test_batch_date_is_the_day_of_a_batch_with_or_without_suffix() -> None:
+    day = datetime.date(2026, 1, 3)
+    assert batch_date("2026-01-03") == day, "a plain batch id is its day"
+    assert batch_date("2026-01-03.b2") == day, "a suffixed batch belongs to the same day"
+    with pytest.raises(ValueError, match="'2026-01-03-b' is not a batch id") as error:
+        batch_date("2026-01-03-b")
+    assert "YYYY-MM-DD.<suffix>" in str(error.value), "the error states the rule"
+
+
+def test_suffixed_batches_are_checked_after_their_day_and_filed_by_their_id(
+    tmp_path: Path, contract: DatasetContract
+) -> None:
+    raw, ok, quarantine, gx_dir = (tmp_path / n for n in ("raw", "ok", "q", "gx"))
+    raw.mkdir()
+    days = [frame for _, frame in generate("none", 2, 4)]
+    days[0].to_parquet(raw / "2026-01-01.parquet")
+    days[1].to_parquet(raw / "2026-01-01.b.parquet")
+    days[1].to_parquet(raw / "2026-01-02.parquet")
+    _cents(days[1]).to_parquet(raw / "2026-01-01.c.parquet")
+    outcomes = validate_pending_batches(raw, ok, quarantine, gx_dir, contract)
+    assert [(o.batch_id, o.success) for o in outcomes] == [
+        ("2026-01-01", True),
+        ("2026-01-01.b", True),
+        ("2026-01-01.c", False),
+        ("2026-01-02", True),
+    ], "a day's batches in suffix order, before the next day"
+    assert (ok / "2026-01-01.b.parquet").is_file(), "a passing suffixed batch keeps its name"
+    assert (quarantine / "2026-01-01.c" / "2026-01-01.c.parquet").is_file(), (
+        "a failing suffixed batch gets its own quarantine folder"
+    )
+
+
+def test_stray_files_are_the_visible_non_parquet_files(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("x.csv", "README.md", "2026-01-01.parquet", ".x.csv.partial"):
+        (raw / name).write_text("content")
+    (raw / "folder").mkdir()
+    assert stray_files(raw) == [raw / "README.md", raw / "x.csv"], "what the gate never reads"
+    assert pending_batches(raw, tmp_path / "ok", tmp_path / "q") == [raw / "2026-01-01.parquet"], (
+        "only the Parquet file is a batch"
+    )
+    assert stray_files(tmp_path / "absent") == [], "a missing folder holds no stray files"
+
+
+# --- a second, differently shaped contract: text label, label delay, int condition ----------
+
+CHURN_CATCHES = {
+    "row_count": "A truncated or runaway extract.",
+    "label_rate": "A label feed that stopped writing cancellations, or marks everyone.",
+    "median": "Charges sent in cents (the median multiplied by 100).",
+    "null_share": "An outage of the support-ticket system (call counts missing).",
+    "ordered": "Call counters swapped: 30 days can never hold more calls than 90 days.",
+    "null_when": "A total charge on a customer with no billed month yet, or none on one billed.",
+}
+
+CHURN: dict[str, Any] = {
+    "name": "churn_test",
+    "id_column": "snapshot_id",
+    "event_time_column": "snapshot_time",
+    "label_column": "churned",
+    "positive_label": "yes",
+    "label_delay": "7d",
+    "score_name": "churn_probability",
+    "columns": {
+        "snapshot_id": {"dtype": "string"},
+        "snapshot_time": {"dtype": "datetime"},
+        "churned": {"dtype": "category", "categories": ["no", "yes"]},
+        "plan": {"dtype": "category", "categories": ["basic", "plus", "premium"]},
+        "tenure_months": {"dtype": "int", "min": 0, "max": 600},
+        "monthly_charge": {"dtype": "float", "min": 0, "max": 1000},
+        "total_charge": {"dtype": "float", "min": 0, "nullable": True},
+        "calls_30d": {"dtype": "int", "min": 0, "nullable": True},
+        "calls_90d": {"dtype": "int", "min": 0},
+        "senior": {"dtype": "int", "categories": [0, 1]},
+    },
+    "features": [
+        "plan",
+        "tenure_months",
+        "monthly_charge",
+        "total_charge",
+        "calls_30d",
+        "calls_90d",
+    ],
+    "segments": ["plan", "senior"],
+    "costs": {"currency": "USD", "false_negative": 300, "false_positive": 20},
+    "guards": [
+        {"check": "row_count", "min": 50, "max": 5000, "catches": CHURN_CATCHES["row_count"]},
+        {"check": "label_rate", "min": 0.1, "max": 0.4, "catches": CHURN_CATCHES["label_rate"]},
+        {
+            "check": "median",
+            "column": "monthly_charge",
+            "min": 20,
+            "max": 200,
+            "catches": CHURN_CATCHES["median"],
+        },
+        {
+            "check": "null_share",
+            "column": "calls_30d",
+            "max": 0.2,
+            "catches": CHURN_CATCHES["null_share"],
+        },
+        {
+            "check": "ordered",
+            "lower": "calls_30d",
+            "upper": "calls_90d",
+            "catches": CHURN_CATCHES["ordered"],
+        },
+        {
+            "check": "null_when",
+            "column": "total_charge",
+            "when": {"column": "tenure_months", "equals": 0},
+            "catches": CHURN_CATCHES["null_when"],
+        },
+    ],
+}
+
+
+def churn_contract(**changes: Any) -> DatasetContract:
+    raw = copy.deepcopy(CHURN)
+    raw.update(changes)
+    return parse_contract(raw, source="tests/features/test_validation.py")
+
+
+def churn_batch(rows: int = 400, seed: int = 0, positive_share: float = 0.25) -> pd.DataFrame:
+    """A clean churn batch: exactly `positive_share` "yes", 5 % of 30-day counts missing."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, rows)
+    tenure[: rows // 10] = 0
+    monthly = rng.uniform(20.0, 120.0, rows).round(2)
+    total = np.where(tenure == 0, np.nan, monthly * tenure)
+    calls_90d = rng.integers(0, 12, rows)
+    calls_30d = pd.array(np.minimum(rng.integers(0, 6, rows), calls_90d), dtype="Int64")
+    calls_30d[rng.choice(rows, rows // 20, replace=False)] = pd.NA
+    positives = round(rows * positive_share)
+    churned = rng.permutation(np.array(["yes"] * positives + ["no"] * (rows - positives)))
+    start = pd.Timestamp("2026-01-01")
+    return pd.DataFrame(
+        {
+            "snapshot_id": [f"s{seed}-{i:05d}" for i in range(rows)],
+            "snapshot_time": start + pd.to_timedelta(np.sort(rng.integers(0, 86_400, rows)), "s"),
+            "churned": churned.astype(object),
+            "plan": rng.choice(["basic", "plus", "premium"], rows).astype(object),
+            "tenure_months": tenure.astype("int64"),
+            "monthly_charge": monthly,
+            "total_charge": total,
+            "calls_30d": calls_30d,
+            "calls_90d": calls_90d.astype("int64"),
+            "senior": rng.integers(0, 2, rows).astype("int64"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def churn_validator() -> BatchValidator:
+    return BatchValidator(churn_contract())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clean_churn_batches_pass(churn_validator: BatchValidator, seed: int) -> None:
+    batch = churn_batch(seed=seed)
+    assert batch["calls_30d"].isna().any(), "the clean batch has gaps in the ordered pair"
+    outcome = churn_validator.validate(batch)
+    assert outcome.success, f"a clean churn batch passes: {[f.reason for f in outcome.failures]}"
+    assert outcome.statistics.evaluated == len(churn_validator.suite.expectations), "all ran"
+
+
+def _churn_set(
+    column: str, rows: Callable[[pd.DataFrame], Any], value: Any
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def corrupt(f: pd.DataFrame) -> pd.DataFrame:
+        f = f.copy()
+        f.loc[rows(f), column] = value
+        return f
+
+    return corrupt
+
+
+def _swap_one_pair(f: pd.DataFrame) -> pd.DataFrame:
+    f = f.copy()
+    row = f.index[f["calls_30d"].notna() & (f["calls_90d"] > 0)][0]
+    f.loc[row, "calls_30d"] = int(f.loc[row, "calls_90d"]) + 1
+    return f
+
+
+CHURN_BREAKS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str]] = {
+    "truncated extract": (
+        lambda f: f.head(20),
+        "expect_table_row_count_to_be_between",
+        "row_count",
+    ),
+    "no cancellation at all": (
+        lambda f: f.assign(churned="no"),
+        "expect_column_values_to_be_in_set",
+        "label_rate",
+    ),
+    "60 % cancellations": (
+        lambda f: f.assign(churned=np.where(np.arange(len(f)) < 0.6 * len(f), "yes", "no")),
+        "expect_column_values_to_not_be_in_set",
+        "label_rate",
+    ),
+    "charges in cents": (
+        lambda f: f.assign(monthly_charge=f["monthly_charge"] * 100, total_charge=np.nan),
+        "expect_column_median_to_be_between",
+        "median",
+    ),
+    "support system outage": (
+        _churn_set("calls_30d", lambda f: f.index[: len(f) // 2], pd.NA),
+        "expect_column_proportion_of_non_null_values_to_be_between",
+        "null_share",
+    ),
+    "counters swapped on one row": (
+        _swap_one_pair,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "ordered",
+    ),
+    "fill-na of total charge for new customers": (
+        lambda f: f.assign(total_charge=f["total_charge"].fillna(0.0)),
+        "expect_column_values_to_be_null",
+        "null_when",
+    ),
+    "total charge missing for a billed customer": (
+        _churn_set("total_charge", lambda f: f.index[f["tenure_months"] > 0][:1], np.nan),
+        "expect_column_values_to_not_be_null",
+        "null_when",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(CHURN_BREAKS))
+def test_broken_churn_batches_are_blocked_by_their_guard(
+    churn_validator: BatchValidator, kind: str
+) -> None:
+    corrupt, expectation_type, check = CHURN_BREAKS[kind]
+    outcome = churn_validator.validate(corrupt(churn_batch()))
+    assert not outcome.success, f"{kind} must fail the gate"
+    failures = [f for f in outcome.failures if f.expectation_type == expectation_type]
+    assert [f.guards_against for f in failures] == [CHURN_CATCHES[check]], (
+        f"{kind} fails {expectation_type} with the {check} guard's catches: "
+        f"{[(f.expectation_type, f.reason) for f in outcome.failures]}"
+    )
+    assert failures[0].reason.startswith("expected "), failures[0].reason
+
+
+def test_text_label_rate_is_reported_as_a_share_of_the_positive_value(
+    churn_validator: BatchValidator,
+) -> None:
+    low = churn_validator.validate(churn_batch(positive_share=0.05)).failures
+    assert [f.reason for f in low] == [
+        "expected the share of churned == 'yes' in [10%, 40%]; observed 5%"
+    ], "a rate below the guard, in the contract's own terms"
+    high = churn_validator.validate(churn_batch(positive_share=0.625)).failures
+    assert [f.reason for f in high] == [
+        "expected the share of churned == 'yes' in [10%, 40%]; observed 62.5%"
+    ], "a rate above the guard"
+
+
+def test_label_rate_counts_only_labelled_rows() -> None:
+    raw = copy.deepcopy(CHURN)
+    raw["columns"]["churned"]["nullable"] = True
+    validator = BatchValidator(parse_contract(raw))
+    batch = churn_batch(positive_share=0.125)
+    unlabelled = batch.index[batch["churned"] == "no"][:200]
+    batch.loc[unlabelled, "churned"] = None  # 50 "yes" among 200 labelled rows: 25 %
+    assert validator.validate(batch).success, "a quarter of the labelled rows are positive"
+    batch.loc[batch.index[batch["churned"] == "no"][:120], "churned"] = None
+    outcome = validator.validate(batch)  # 50 "yes" among 80 labelled rows: 62.5 %
+    assert [f.reason for f in outcome.failures] == [
+        "expected the share of churned == 'yes' in [10%, 40%]; observed 62.5%"
+    ], "missing labels are left out of the share"
+
+
+def test_null_when_reasons_name_the_condition_with_an_int_value(
+    churn_validator: BatchValidator,
+) -> None:
+    filled = churn_batch().assign(total_charge=lambda f: f["total_charge"].fillna(0.0))
+    (failure,) = churn_validator.validate(filled).failures
+    assert failure.reason == (
+        "expected only missing values where tenure_months == 0; 40 of 40 such rows violate it "
+        "(100.00 %), e.g. [0, 0, 0, 0, 0, …]"
+    ), failure.reason
+    broken = CHURN_BREAKS["total charge missing for a billed customer"][0](churn_batch())
+    (failure,) = churn_validator.validate(broken).failures
+    assert failure.reason.startswith(
+        "expected no missing values where tenure_months != 0; 1 of 360 such rows violate it"
+    ), failure.reason
+
+
+def test_ordered_guard_ignores_rows_with_a_missing_value(churn_validator: BatchValidator) -> None:
+    batch = churn_batch()
+    batch["calls_30d"] = batch["calls_30d"].astype("Int64")
+    gaps = batch.index[batch["calls_30d"].isna()]
+    assert len(gaps) == 20, "the batch has missing 30-day counts"
+    assert churn_validator.validate(batch).success, "a missing value is not a violation"
+    (failure,) = churn_validator.validate(_swap_one_pair(batch)).failures
+    assert failure.reason.startswith("expected calls_90d >= calls_30d where both are present"), (
+        failure.reason
+    )
+    assert "1 of 380 non-missing rows violate it (0.26 %)" in failure.reason, (
+        f"counted on the 380 rows where both are present: {failure.reason}"
+    )
+
+
+def test_a_nullable_int_column_may_arrive_as_a_pandas_nullable_int(
+    churn_validator: BatchValidator,
+) -> None:
+    batch = churn_batch()
+    assert batch["calls_30d"].dtype == "Int64", "a nullable int column read with its gaps"
+    for dtype in ("Int64", "Int32"):
+        outcome = churn_validator.validate(batch.assign(calls_30d=batch["calls_30d"].astype(dtype)))
+        assert outcome.success, f"{dtype} is an int column: {[f.reason for f in outcome.failures]}"
+    as_float = churn_validator.validate(batch.assign(calls_30d=batch["calls_30d"].astype(float)))
+    assert as_float.failed("expect_column_values_to_be_in_type_list", "calls_30d"), (
+        "nulls that turned an int column into floats are a type break"
+    )
+
+
+def test_text_label_outside_its_categories_is_blocked_with_a_generic_note(
+    churn_validator: BatchValidator,
+) -> None:
+    batch = churn_batch()
+    batch.loc[3, "churned"] = "Yes"
+    (failure,) = churn_validator.validate(batch).failures
+    assert (failure.expectation_type, failure.column) == (
+        "expect_column_values_to_be_in_set",
+        "churned",
+    ), "the label's category check"
+    assert "['no', 'yes']" in failure.guards_against, failure.guards_against
+    assert "0/1" not in failure.guards_against, "the note does not assume an integer label"

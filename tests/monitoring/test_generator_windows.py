@@ -13,6 +13,7 @@ import pytest
 from data.generator import generate_day
 from data.scenarios import get_scenario, scenario_timeline
 from features.contract import DatasetContract
+from monitoring.config import MonitoringConfig
 from monitoring.reports import WindowResult, evaluate_window
 
 DAYS = 30
@@ -22,34 +23,34 @@ REFERENCE_DAYS = range(10, 17)  # a 7-day holdout before the onset
 LATE_DAY = 29
 
 
-def stand_in_score(frame: pd.DataFrame) -> pd.DataFrame:
+def stand_in_score(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
     logit = (
         -6.0
         + 0.5 * np.log(frame["amount"])
         + 1.0 * (frame["channel"] == "online")
         + 0.4 * frame["txn_count_1h"]
     )
-    return frame.assign(score=1 / (1 + np.exp(-logit)))
+    return frame.assign(**{contract.score_name: 1 / (1 + np.exp(-logit))})
 
 
-def day(scenario: str, index: int) -> pd.DataFrame:
+def day(scenario: str, index: int, contract: DatasetContract) -> pd.DataFrame:
     """Day ``index`` of a ``DAYS``-day run, as ``generate(scenario, DAYS, SEED)`` yields it."""
     frame = generate_day(index, get_scenario(scenario), seed=SEED, days=DAYS, rows=ROWS_PER_DAY)
-    return stand_in_score(frame)
+    return stand_in_score(frame, contract)
 
 
 @pytest.fixture(scope="module")
 def windows(contract: DatasetContract) -> dict[str, WindowResult]:
-    reference = pd.concat([day("none", i) for i in REFERENCE_DAYS], ignore_index=True)
+    reference = pd.concat([day("none", i, contract) for i in REFERENCE_DAYS], ignore_index=True)
     return {
         name: evaluate_window(
             reference,
-            day(name, LATE_DAY),
+            day(name, LATE_DAY, contract),
             contract,
             labelled=None,
             reference_performance={},
             threshold=0.2,
-            drift_share_threshold=0.3,
+            config=MonitoringConfig(),
         )
         for name in ("none", "covariate_shift")
     }

@@ -17,7 +17,7 @@ def predictions() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "transaction_id": ["a", "b", "c", "d"],
-            "score": [0.9, 0.1, 0.4, 0.2],
+            "fraud_probability": [0.9, 0.1, 0.4, 0.2],
             "logged_at": pd.to_datetime(["2026-03-01 10:00"] * 4),
         }
     )
@@ -76,7 +76,7 @@ def test_a_retried_prediction_counts_once(contract: DatasetContract) -> None:
             pd.DataFrame(
                 {
                     "transaction_id": ["a"],
-                    "score": [0.5],
+                    "fraud_probability": [0.5],
                     "logged_at": pd.to_datetime(["2026-03-01 10:05"]),
                 }
             ),
@@ -86,7 +86,9 @@ def test_a_retried_prediction_counts_once(contract: DatasetContract) -> None:
     known = labels([("a", 1, "2026-03-05", "2026-03-05")])
     joined = matured_performance_frame(scored, known, contract)
     assert len(joined) == 4, "a was scored twice"
-    assert joined.set_index("transaction_id").loc["a", "score"] == 0.5, "last logged wins"
+    assert joined.set_index("transaction_id").loc["a", "fraud_probability"] == 0.5, (
+        "last logged wins"
+    )
 
 
 def test_join_rejects_frames_without_their_columns(contract: DatasetContract) -> None:
@@ -109,18 +111,20 @@ def prediction_record(i: int, day: str) -> dict[str, Any]:
         "transaction_id": f"t{i}",
         "event_time": f"{day}T10:00:00",
         "logged_at": f"{day}T10:00:01+00:00",
-        "score": 0.1,
+        "fraud_probability": 0.1,
     }
 
 
-def test_truncated_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_truncated_last_line_is_skipped_and_counted(
+    tmp_path: Path, contract: DatasetContract
+) -> None:
     write_lines(
         tmp_path / "2026-03-01.jsonl",
         [prediction_record(1, "2026-03-01"), prediction_record(2, "2026-03-01")],
         tail='{"request_id": "r3", "transa',
     )
     write_lines(tmp_path / "2026-03-03.jsonl", [prediction_record(4, "2026-03-03")])
-    read = read_prediction_log(tmp_path, date(2026, 3, 1), date(2026, 3, 3))
+    read = read_prediction_log(tmp_path, contract, date(2026, 3, 1), date(2026, 3, 3))
     assert len(read.frame) == 3, "two complete lines on 03-01, one on 03-03"
     assert read.skipped_lines == 1, "the half-written line is counted"
     assert "skipped 1 truncated" in read.warnings()[0], read.warnings()
@@ -129,7 +133,7 @@ def test_truncated_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
     assert read.frame["logged_at"].iloc[0] == pd.Timestamp("2026-03-01 10:00:01"), "UTC"
 
 
-def test_a_bad_line_before_the_end_is_an_error(tmp_path: Path) -> None:
+def test_a_bad_line_before_the_end_is_an_error(tmp_path: Path, contract: DatasetContract) -> None:
     path = tmp_path / "2026-03-01.jsonl"
     path.write_text(
         json.dumps(prediction_record(1, "2026-03-01"))
@@ -138,7 +142,7 @@ def test_a_bad_line_before_the_end_is_an_error(tmp_path: Path) -> None:
         + "\n"
     )
     with pytest.raises(LogFormatError, match=r"2026-03-01.jsonl:2"):
-        read_prediction_log(tmp_path, date(2026, 3, 1), date(2026, 3, 1))
+        read_prediction_log(tmp_path, contract, date(2026, 3, 1), date(2026, 3, 1))
 
 
 def test_read_labels_parses_times_and_tolerates_a_missing_file(
@@ -161,14 +165,117 @@ def test_read_labels_parses_times_and_tolerates_a_missing_file(
     )
     read = read_labels(tmp_path, contract)
     assert list(read.frame["is_fraud"]) == [1, 0], "labels"
+    assert str(read.frame["is_fraud"].dtype) == "int64", "0/1 int64"
     assert read.frame["received_at"].iloc[1] == pd.Timestamp("2026-03-06 00:00"), "to UTC"
     assert pd.isna(read.frame["label_available_at"].iloc[0]), "not carried: missing"
 
 
-def test_read_labels_rejects_a_label_outside_0_1(tmp_path: Path, contract: DatasetContract) -> None:
+def test_read_labels_rejects_a_label_outside_the_contract(
+    tmp_path: Path, contract: DatasetContract
+) -> None:
     write_lines(
         tmp_path / "labels.jsonl",
         [{"transaction_id": "a", "is_fraud": 2, "received_at": "2026-03-05T00:00:00"}],
     )
-    with pytest.raises(LogFormatError, match=r"0 or 1; found \[2\]"):
+    with pytest.raises(LogFormatError, match=r"labels\.jsonl: .*holds \[2\], not one of \[0, 1\]"):
         read_labels(tmp_path, contract)
+    write_lines(
+        tmp_path / "labels.jsonl",
+        [{"transaction_id": "a", "is_fraud": "yes", "received_at": "2026-03-05T00:00:00"}],
+    )
+    with pytest.raises(LogFormatError, match=r"holds \['yes'\]"):
+        read_labels(tmp_path, contract)
+
+
+# --- a contract with text labels, a label delay and no label-available column ---------------
+
+
+def churn_predictions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "snapshot_time": pd.to_datetime(["2026-03-01 10:00"] * 3),
+            "churn_probability": [0.8, 0.1, 0.3],
+            "logged_at": pd.to_datetime(["2026-03-01 10:00"] * 3),
+        }
+    )
+
+
+def test_read_labels_turns_text_labels_into_0_1(tmp_path: Path, churn: DatasetContract) -> None:
+    write_lines(
+        tmp_path / "labels.jsonl",
+        [
+            {"customer_id": "a", "churned": "yes", "received_at": "2026-03-09T00:00:00Z"},
+            {
+                "customer_id": "b",
+                "churned": "no",
+                "received_at": "2026-03-09T00:00:00Z",
+                "label_available_at": "2026-03-05T00:00:00Z",
+            },
+        ],
+    )
+    read = read_labels(tmp_path, churn)
+    assert list(read.frame.columns) == [
+        "customer_id",
+        "churned",
+        "received_at",
+        "label_available_at",
+    ], "the contract has no label-available column: the log's optional field is used"
+    assert list(read.frame["churned"]) == [1, 0], "'yes' is the positive label"
+    assert str(read.frame["churned"].dtype) == "int64", "0/1 int64"
+    assert pd.isna(read.frame["label_available_at"].iloc[0]), "not carried"
+    assert read.frame["label_available_at"].iloc[1] == pd.Timestamp("2026-03-05"), "carried"
+    empty = read_labels(tmp_path / "none", churn)
+    assert "label_available_at" in empty.frame.columns, "same columns without a log"
+
+
+def test_read_labels_names_the_file_of_an_unknown_text_label(
+    tmp_path: Path, churn: DatasetContract
+) -> None:
+    write_lines(
+        tmp_path / "labels.jsonl",
+        [
+            {"customer_id": "a", "churned": "yes", "received_at": "2026-03-09T00:00:00"},
+            {"customer_id": "b", "churned": "Yes", "received_at": "2026-03-09T00:00:00"},
+        ],
+    )
+    with pytest.raises(LogFormatError) as caught:
+        read_labels(tmp_path, churn)
+    message = str(caught.value)
+    assert str(tmp_path / "labels.jsonl") in message, message
+    assert "['Yes']" in message, message
+    assert "['no', 'yes']" in message, message
+
+
+def test_label_delay_decides_when_a_label_is_known(tmp_path: Path, churn: DatasetContract) -> None:
+    write_lines(
+        tmp_path / "labels.jsonl",
+        [
+            {"customer_id": "a", "churned": "yes", "received_at": "2026-03-02T00:00:00"},
+            {
+                "customer_id": "b",
+                "churned": "no",
+                "received_at": "2026-03-02T00:00:00",
+                "label_available_at": "2026-03-03T00:00:00",  # carried: it wins over the delay
+            },
+        ],
+    )
+    known = read_labels(tmp_path, churn).frame
+    before = matured_performance_frame(
+        churn_predictions(), known, churn, as_of=datetime(2026, 3, 8, 9, 59)
+    ).set_index("customer_id")
+    assert pd.isna(before.loc["a", "churned"]), "event 03-01 10:00 + 7d is not reached yet"
+    assert before.loc["b", "churned"] == 0, "b carried an earlier label-available time"
+    after = matured_performance_frame(
+        churn_predictions(), known, churn, as_of=datetime(2026, 3, 8, 10, 0)
+    ).set_index("customer_id")
+    assert after.loc["a", "churned"] == 1, "known exactly 7 days after the event"
+    assert pd.isna(after.loc["c", "churned"]), "no label for c"
+    assert str(after["churned"].dtype) == "Int64", "nullable 0/1"
+    with pytest.raises(MonitoringInputError, match="'snapshot_time'"):
+        matured_performance_frame(
+            churn_predictions().drop(columns="snapshot_time"),
+            known,
+            churn,
+            as_of=datetime(2026, 3, 8),
+        )

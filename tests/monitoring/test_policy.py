@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -14,13 +15,13 @@ from monitoring.summary import (
 )
 
 POLICY = RetrainPolicy(
-    drift_windows_to_retrain=3,
-    performance_drop_to_retrain=0.10,
-    cooldown_windows=2,
-    min_labelled_rows=200,
-    drift_share_threshold=0.3,
+    drift_windows_to_retrain=3, performance_drop_to_retrain=0.10, cooldown_windows=2
 )
 START = date(2026, 3, 1)
+SKIPPED_NOTE = (
+    "only 12 positive label(s) among the 400 matured labels of 9000 predictions in the "
+    "performance window; at least 30 are needed for a stable PR-AUC: performance not evaluated"
+)
 
 
 def performance(pr_auc_drop: float, n_labelled: int = 1000) -> PerformanceSummary:
@@ -33,15 +34,20 @@ def performance(pr_auc_drop: float, n_labelled: int = 1000) -> PerformanceSummar
         pr_auc=0.6 - pr_auc_drop,
         recall_at_threshold=0.5,
         precision_at_threshold=0.4,
-        expected_cost_per_txn=1.5,
+        expected_cost_per_row=1.5,
         reference_pr_auc=0.6,
         pr_auc_drop=pr_auc_drop,
     )
 
 
 def window(
-    index: int, drift_share: float = 0.0, perf: PerformanceSummary | None = None
+    index: int,
+    drift_share: float = 0.0,
+    perf: PerformanceSummary | None = None,
+    *,
+    threshold: float = 0.3,
 ) -> WindowSummary:
+    """A summary as monitoring writes it: the drift flag decided with ``threshold``."""
     day = (START + timedelta(days=index)).isoformat()
     drift = ColumnDrift(column="score", method="m", score=0.0, threshold=0.1, drifted=False)
     return WindowSummary(
@@ -50,11 +56,11 @@ def window(
         window_end=day,
         n_rows=1500,
         n_reference_rows=10000,
-        drift_share_threshold=0.3,
+        drift_share_threshold=threshold,
         feature_drift={},
         n_drifted_features=round(drift_share * 10),
         drift_share=drift_share,
-        data_drift_detected=drift_share >= 0.3,
+        data_drift_detected=drift_share >= threshold,
         prediction_drift=drift,
         quality=DataQuality(
             n_rows=1500,
@@ -63,8 +69,11 @@ def window(
             out_of_range_rows={},
             unseen_categories={},
         ),
+        n_labelled=perf.n_labelled if perf else 400,
+        n_labelled_positives=perf.n_positives if perf else 12,
+        min_labelled_positives=30,
         performance=perf,
-        performance_note="" if perf else "only 12 of 9000 predictions have a matured label",
+        performance_note="evaluated" if perf else SKIPPED_NOTE,
     )
 
 
@@ -107,10 +116,16 @@ def test_interrupted_drift_does_not_count() -> None:
     assert decision.numbers["drift_streak"] == 1, decision.numbers
 
 
-def test_policy_threshold_decides_not_the_stored_flag() -> None:
-    stricter = POLICY.model_copy(update={"drift_share_threshold": 0.6})
-    decision = decide_retraining(history(0.5, 0.5, 0.5), stricter, last_retrain_window=None)
-    assert decision.verdict == "hold", "0.5 < 0.6 under the stricter policy"
+def test_the_window_flag_decides_not_a_threshold_of_the_policy() -> None:
+    stricter = [window(i, 0.5, threshold=0.6) for i in range(3)]
+    decision = decide_retraining(stricter, POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", "monitoring (threshold 0.6) did not flag 0.5"
+    assert decision.numbers["drift_streak"] == 0, decision.numbers
+    assert decision.numbers["drift_share_threshold"] == 0.6, "the window's own threshold"
+    assert "threshold 0.60" in decision.reason, decision.reason
+    looser = [window(i, 0.2, threshold=0.15) for i in range(3)]
+    decision = decide_retraining(looser, POLICY, last_retrain_window=None)
+    assert decision.verdict == "retrain", "monitoring (threshold 0.15) flagged 0.2 each time"
 
 
 @pytest.mark.parametrize(
@@ -124,18 +139,29 @@ def test_performance_drop_around_the_threshold(drop: float, verdict: str) -> Non
     assert decision.numbers["pr_auc_drop"] == pytest.approx(drop), decision.numbers
 
 
-def test_missing_labels_skip_the_performance_rule_and_say_so() -> None:
+def test_too_few_positives_skip_the_performance_rule_and_say_so() -> None:
     decision = decide_retraining(history(0.0, 0.0), POLICY, last_retrain_window=None)
     assert decision.verdict == "hold", decision.reason
-    assert "performance rule skipped" in decision.reason, decision.reason
-    assert "matured label" in decision.reason, "the window's note explains the skip"
+    assert "performance rule skipped: only 12 positive label(s)" in decision.reason, (
+        "the window's note explains the skip"
+    )
+    assert "at least 30 are needed" in decision.reason, decision.reason
+    assert decision.numbers["pr_auc_drop"] is None, "no figure when skipped"
+    assert decision.numbers["n_labelled_positives"] == 12, decision.numbers
+    assert decision.numbers["min_labelled_positives"] == 30, decision.numbers
 
 
-def test_too_few_labels_skip_a_large_drop() -> None:
-    windows = [window(0, perf=performance(0.5, n_labelled=150))]
-    decision = decide_retraining(windows, POLICY, last_retrain_window=None)
-    assert decision.verdict == "hold", "150 labels < 200 needed"
-    assert "only 150 matured labels, 200 needed" in decision.reason, decision.reason
+def test_a_drift_retrain_still_says_why_performance_was_skipped() -> None:
+    decision = decide_retraining(history(0.5, 0.5, 0.5), POLICY, last_retrain_window=None)
+    assert decision.verdict == "retrain", decision.reason
+    assert "Performance rule skipped: only 12 positive label(s)" in decision.reason, decision.reason
+
+
+def test_a_window_without_a_reference_pr_auc_skips_the_rule() -> None:
+    figures = performance(0.5).model_copy(update={"reference_pr_auc": None, "pr_auc_drop": None})
+    decision = decide_retraining([window(0, perf=figures)], POLICY, last_retrain_window=None)
+    assert decision.verdict == "hold", decision.reason
+    assert "no reference PR-AUC" in decision.reason, decision.reason
 
 
 def test_cooldown_active_holds_back_a_trigger() -> None:
@@ -189,8 +215,26 @@ def test_decision_serialises_for_the_audit_log() -> None:
     data = decision.to_dict()
     assert data["verdict"] == "retrain", data
     assert data["numbers"]["drift_share_threshold"] == 0.3, data["numbers"]
+    assert data["numbers"]["latest_drift_detected"] is True, "a flag stays a bool"
+    assert json.loads(json.dumps(data)) == data, "plain JSON types"
 
 
 def test_policy_rejects_nonsense_thresholds() -> None:
     with pytest.raises(ValueError, match="drift_windows_to_retrain"):
         RetrainPolicy(drift_windows_to_retrain=0)
+
+
+def test_policy_holds_only_the_retraining_thresholds() -> None:
+    assert set(RetrainPolicy.model_fields) == {
+        "drift_windows_to_retrain",
+        "performance_drop_to_retrain",
+        "cooldown_windows",
+    }, "drift and label thresholds belong to the monitoring section"
+    with pytest.raises(ValueError, match="min_labelled_rows"):
+        RetrainPolicy(min_labelled_rows=200)  # type: ignore[call-arg]
+    defaults = RetrainPolicy()
+    assert (
+        defaults.drift_windows_to_retrain,
+        defaults.performance_drop_to_retrain,
+        defaults.cooldown_windows,
+    ) == (2, 0.10, 5), "the defaults of the retraining section"

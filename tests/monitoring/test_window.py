@@ -8,41 +8,67 @@ import pandas as pd
 import pytest
 
 from features.contract import DatasetContract
+from features.vocabulary import (
+    DECISION,
+    LOGGED_AT,
+    MODEL_NAME,
+    MODEL_VERSION,
+    RECEIVED_AT,
+    REQUEST_ID,
+    THRESHOLD,
+)
+from monitoring.config import MonitoringConfig
 from monitoring.errors import EmptyWindowError
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
-from tests.monitoring.frames import day_list, make_frame
+from tests.monitoring.frames import day_list, make_churn_frame, make_frame
 
 WINDOW = date(2026, 3, 8)
 
 
-def write_prediction_log(frame: pd.DataFrame, directory: Path, contract: DatasetContract) -> None:
-    """One JSON-lines file per event date, keys as the serving stage logs them."""
+def write_prediction_log(
+    frame: pd.DataFrame, directory: Path, contract: DatasetContract, threshold: float = 0.2
+) -> None:
+    """One JSON-lines file per event date, the record as the serving stage logs it."""
     directory.mkdir(parents=True, exist_ok=True)
-    logged = frame.drop(columns=[contract.label_column, contract.label_available_time_column])
-    logged = logged.assign(
-        request_id=logged["transaction_id"],
-        logged_at=logged["event_time"],
-        model_name="card-fraud",
-        model_version="1",
-        decision=(logged["score"] >= 0.2).astype(int),
-        threshold=0.2,
+    event, score = contract.event_time_column, contract.score_name
+    logged = pd.DataFrame(
+        {
+            REQUEST_ID: frame[contract.id_column],
+            contract.id_column: frame[contract.id_column],
+            event: frame[event],
+            LOGGED_AT: frame[event],
+            MODEL_NAME: contract.model_name,
+            MODEL_VERSION: "1",
+            score: frame[score],
+            DECISION: (frame[score] >= threshold).astype(int),
+            THRESHOLD: threshold,
+        }
     )
-    for day, rows in logged.groupby(logged["event_time"].dt.date):
+    logged = pd.concat([logged, frame[contract.input_columns]], axis=1)
+    for day, rows in logged.groupby(logged[event].dt.date):
         rows.to_json(
             directory / f"{day.isoformat()}.jsonl", orient="records", lines=True, date_format="iso"
         )
 
 
-def write_labels(frame: pd.DataFrame, directory: Path) -> None:
+def write_labels(
+    frame: pd.DataFrame,
+    directory: Path,
+    contract: DatasetContract,
+    received_at: pd.Series,
+    available: pd.Series | None = None,
+) -> None:
+    """The label log: id, raw label, when it was received and, if given, when it was known."""
     directory.mkdir(parents=True, exist_ok=True)
     labels = pd.DataFrame(
         {
-            "transaction_id": frame["transaction_id"],
-            "is_fraud": frame["is_fraud"],
-            "received_at": frame["label_available_at"],
-            "label_available_at": frame["label_available_at"],
+            contract.id_column: frame[contract.id_column],
+            contract.label_column: frame[contract.label_column],
+            RECEIVED_AT: received_at,
         }
     )
+    if available is not None:
+        labels[contract.label_available_field] = available
     labels.to_json(directory / "labels.jsonl", orient="records", lines=True, date_format="iso")
 
 
@@ -61,7 +87,9 @@ def monitored(
     write_prediction_log(traffic, home / "predictions", contract)
     with (home / "predictions" / f"{WINDOW.isoformat()}.jsonl").open("a") as log:
         log.write('{"request_id": "half-writ')  # a writer still appending
-    write_labels(traffic, home / "labels")  # every label, even future ones: as_of must filter
+    # every label, even future ones: as_of must filter
+    available = traffic["label_available_at"]
+    write_labels(traffic, home / "labels", contract, available, available)
     return monitor_window(
         reference,
         contract,
@@ -70,9 +98,8 @@ def monitored(
         monitoring_dir=home / "monitoring",
         window=WINDOW,
         threshold=0.2,
-        drift_share_threshold=0.3,
-        performance_days=7,
-        min_labelled_rows=100,
+        # 3 % positives, a few hundred matured labels: about 15 positives, not the default 30.
+        config=MonitoringConfig(performance_days=7, min_labelled_positives=10),
     )
 
 
@@ -105,6 +132,8 @@ def test_monitor_window_summary_covers_the_window_and_matured_labels(
         f"{performance.label_coverage}"
     )
     assert performance.reference_pr_auc is not None, "computed from the reference frame"
+    assert performance.reference_expected_cost_per_row is not None, "cost per row too"
+    assert set(performance.segments) == {"channel", "merchant_category"}, "contract segments"
 
 
 def test_summaries_read_back_in_window_order(monitored: MonitorOutput) -> None:
@@ -113,7 +142,7 @@ def test_summaries_read_back_in_window_order(monitored: MonitorOutput) -> None:
 
 
 def test_empty_window_names_the_window_and_where_it_looked(
-    contract: DatasetContract, reference: pd.DataFrame, tmp_path: Path
+    contract: DatasetContract, reference: pd.DataFrame, config: MonitoringConfig, tmp_path: Path
 ) -> None:
     with pytest.raises(EmptyWindowError) as caught:
         monitor_window(
@@ -124,7 +153,7 @@ def test_empty_window_names_the_window_and_where_it_looked(
             monitoring_dir=tmp_path / "monitoring",
             window=(date(2026, 4, 1), date(2026, 4, 2)),
             threshold=0.2,
-            drift_share_threshold=0.3,
+            config=config,
         )
     message = str(caught.value)
     assert "2026-04-01_2026-04-02" in message, message
@@ -145,13 +174,57 @@ def test_without_labels_performance_is_skipped_and_the_reason_kept(
         monitoring_dir=tmp_path / "monitoring",
         window=WINDOW,
         threshold=0.2,
-        drift_share_threshold=0.3,
-        write_html=False,
+        config=MonitoringConfig(write_html=False),
     )
     summary = output.summary
     assert summary.performance is None, "no label has arrived"
-    assert "only 0 of 300 predictions" in summary.performance_note, summary.performance_note
+    note = summary.performance_note
+    assert "only 0 positive label(s) among the 0 matured labels of 300" in note, note
     assert any("no label log at" in w for w in summary.warnings), summary.warnings
+    assert note in summary.warnings, "the reader is warned, not only told in a note"
     assert output.report_path is None, "HTML not requested"
     assert not (output.directory / "report.html").exists(), "no HTML written"
     assert output.summary_path.is_file(), "summary.json always written"
+
+
+def test_a_text_label_contract_with_a_label_delay_is_monitored(
+    churn: DatasetContract, churn_reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    traffic = pd.concat(
+        [
+            make_churn_frame(churn, 300, seed=30 + i, day=d)
+            for i, d in enumerate(day_list(date(2026, 3, 1), 14))
+        ],
+        ignore_index=True,
+    )
+    traffic.loc[traffic.index[::10], "region"] = None  # an optional segment left out
+    write_prediction_log(traffic, tmp_path / "predictions", churn, threshold=0.5)
+    # The label feed delivered every label on 03-20 (a backfill): the 7-day delay alone says
+    # which had matured by the window's end, so re-running a past window gives the same figures.
+    received = pd.Series(pd.Timestamp("2026-03-20"), index=traffic.index)
+    write_labels(traffic, tmp_path / "labels", churn, received)
+    output = monitor_window(
+        churn_reference,
+        churn,
+        predictions_dir=tmp_path / "predictions",
+        labels_dir=tmp_path / "labels",
+        monitoring_dir=tmp_path / "monitoring",
+        window=date(2026, 3, 14),
+        threshold=0.5,
+        config=MonitoringConfig(write_html=False),
+    )
+    summary = output.summary
+    assert summary.n_rows == 300, "the window's day, read by the contract's event-time column"
+    performance = summary.performance
+    assert performance is not None, summary.performance_note
+    assert performance.n_predictions == 14 * 300, "14 trailing days (the default)"
+    assert performance.n_labelled == 7 * 300, (
+        "as of the end of 03-14, events up to 03-07 are 7 days old: 7 of the 14 days matured"
+    )
+    region = performance.segments["region"]
+    assert list(region) == ["north", "south", "(missing)"], region
+    assert region["(missing)"].n_labelled == pytest.approx(210, abs=20), "a tenth left out"
+    stored = json.loads(output.summary_path.read_text(encoding="utf-8"))
+    assert stored["performance"]["segments"]["region"]["north"]["n_labelled"] == (
+        region["north"].n_labelled
+    ), "per-segment figures are in summary.json"

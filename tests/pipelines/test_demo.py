@@ -1,7 +1,9 @@
 """The whole loop, short: a real uvicorn server, real flows, real MLflow, Evidently and GX.
 
-Runs the demo on the `default` scenario (quality incident, then drift) and on `none` (the
-false-alarm check) and asserts on the timeline the demo writes to its summary.json.
+Runs the demo on the `default` scenario (quality incident, then drift) of both built-in use
+cases, card fraud and churn (a text label, a constant label delay, a segment that is not a
+feature), and on `none` (the false-alarm check), and asserts on the timeline the demo writes to
+its summary.json.
 """
 
 from __future__ import annotations
@@ -13,31 +15,33 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 
+from data.usecases import use_case
+from features.contract import load_contract
 from pipelines.audit import read_decisions
 from pipelines.settings import load_settings
 
 pytestmark = pytest.mark.e2e
 
 DAYS = 44
-ROWS = 1000
 SEED = 42
 
 
-def run(home: Path, scenario: str) -> tuple[dict[str, Any], Any]:
+def run(home: Path, scenario: str, name: str = "card_fraud") -> tuple[dict[str, Any], Any]:
     from pipelines.demo import run_demo
 
-    settings = load_settings(home=home)
-    summary = run_demo(settings, scenario=scenario, days=DAYS, seed=SEED, rows_per_day=ROWS)
+    settings = load_settings(home=home, contract=use_case(name).contract_file)
+    summary = run_demo(settings, scenario=scenario, days=DAYS, seed=SEED)
     assert summary.path is not None, "the summary is written"
     written = json.loads(summary.path.read_text())
     assert written["timeline"], "one row per replayed day"
     return written, settings
 
 
+@pytest.mark.parametrize("name", ["card_fraud", "churn"])
 def test_default_scenario_blocks_detects_retrains_and_swaps(
-    tmp_path: Path, prefect_harness: None
+    name: str, tmp_path: Path, prefect_harness: None
 ) -> None:
-    summary, settings = run(tmp_path, "default")
+    summary, settings = run(tmp_path, "default", name)
     truth, checks = summary["ground_truth"], summary["checks"]
     onset, incident = truth["onset_day"], truth["incident_day"]
 
@@ -60,13 +64,25 @@ def test_default_scenario_blocks_detects_retrains_and_swaps(
     assert checks["failed_requests"] == 0, "no request failed, swaps included"
 
     client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
-    champion = client.get_model_version_by_alias(settings.model_name, "champion")
+    model_name = load_contract(settings.contract).model_name
+    champion = client.get_model_version_by_alias(model_name, "champion")
     assert str(champion.version) == summary["champion_version"], "registry agrees with summary"
     kinds = [r["kind"] for r in read_decisions(settings.paths.audit_log)]
     assert "retrain" in kinds, "the retrain verdict is recorded"
     assert kinds.count("promote") == 1 + checks["promotions"], "bootstrap + retrain promotions"
     report = settings.paths.monitoring / f"{summary['timeline'][-1]['date']}" / "report.html"
     assert report.exists(), "each window writes its Evidently report"
+
+    contract = load_contract(settings.contract)
+    window = json.loads(report.with_name("summary.json").read_text())
+    assert window["performance"] is not None, window["performance_note"]
+    assert set(window["performance"]["segments"]) == set(contract.segments), (
+        "monitoring reports performance per segment, features or not"
+    )
+    logged = json.loads(next(settings.paths.predictions.glob("*.jsonl")).read_text().split("\n")[0])
+    assert contract.score_name in logged, f"the log names the score as the contract does: {logged}"
+    for column in contract.extra_segments:
+        assert logged[column] is not None, f"segment '{column}' (not a feature) is logged"
 
 
 def test_none_scenario_raises_no_false_alarm(tmp_path: Path, prefect_harness: None) -> None:

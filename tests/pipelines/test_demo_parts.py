@@ -63,10 +63,15 @@ def test_no_recovery_without_a_promotion_and_early_drift_is_reported() -> None:
 
 
 def test_index_links_reports_and_quarantine(tmp_path: Path) -> None:
-    rows = [DayRow(3, "2026-01-04", 100, True), DayRow(4, "2026-01-05", 100, False, 0.1, False)]
+    rows = [
+        DayRow(3, "2026-01-04", 100, True),
+        DayRow(4, "2026-01-05", 100, False, 0.1, False, window_id="2026-01-05"),
+        DayRow(5, "2026-01-06", 100, False, 0.1, False),
+    ]
     page = render_index(summary_with(rows, []), tmp_path)
     assert 'href="../data/quarantine/2026-01-04/data_docs.html"' in page, "blocked day links GX"
-    assert 'href="../monitoring/2026-01-05/report.html"' in page, "other days link Evidently"
+    assert 'href="../monitoring/2026-01-05/report.html"' in page, "a closed window links Evidently"
+    assert "2026-01-06/report.html" not in page, "a day inside a window has no report of its own"
     assert str(tmp_path) not in page, "links are relative, so the folder can be moved"
 
 

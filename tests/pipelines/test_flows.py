@@ -1,40 +1,36 @@
 """The spine end to end: generate -> validate -> train -> promote -> rollback, in a temp home.
 
 Real flows on Prefect's test API, a real MLflow SQLite store and registry, real GX validation.
-Assertions read the registry back with MLflow's own client and the audit log from disk.
+Assertions read the registry back with MLflow's own client and the audit log from disk. The
+spine runs on both built-in use cases: card fraud (int label, a label-available column) and
+churn (text label, a constant label delay, a segment that is not a feature).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from data.generator import generate, scenario_timeline, write_batches
+from data.generator import DEFAULT_START, write_batches
+from data.usecases import use_case
+from features.contract import load_contract
 from pipelines.audit import read_decisions
-from pipelines.settings import Settings, load_settings
+from pipelines.settings import load_settings
 
 pytestmark = pytest.mark.e2e
 
 DAYS = 40
 ONSET = 16
 INCIDENT = 8
-ROWS = 800
+ROWS = {"card_fraud": 800, "churn": 400}
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("home")
-
-
-@pytest.fixture(scope="module")
-def settings(home: Path) -> Settings:
-    return load_settings(home=home)
-
-
-def test_spine(settings: Settings, prefect_harness: None) -> None:
+@pytest.mark.parametrize("name", ["card_fraud", "churn"])
+def test_spine(name: str, tmp_path: Path, prefect_harness: None) -> None:
     from pipelines.flows import (
         PipelineError,
         promote_flow,
@@ -43,11 +39,26 @@ def test_spine(settings: Settings, prefect_harness: None) -> None:
         validate_flow,
     )
 
-    timeline = scenario_timeline("default", DAYS, incident_day=INCIDENT, onset_day=ONSET)
-    write_batches(
-        generate("default", DAYS, 3, rows_per_day=ROWS, incident_day=INCIDENT, onset_day=ONSET),
-        settings.paths.raw,
+    case = use_case(name)
+    settings = load_settings(home=tmp_path, contract=case.contract_file)
+    contract = load_contract(case.contract_file)
+    timeline = case.timeline("default", DAYS, incident_day=INCIDENT, onset_day=ONSET)
+    days = (
+        (
+            DEFAULT_START + timedelta(days=i),
+            case.generate_day(
+                i,
+                "default",
+                seed=3,
+                days=DAYS,
+                rows=ROWS[name],
+                incident_day=INCIDENT,
+                onset_day=ONSET,
+            ),
+        )
+        for i in range(DAYS)
     )
+    write_batches(days, settings.paths.raw)
 
     # Validation: the incident day is blocked and quarantined, everything else passes.
     outcomes = validate_flow(settings)
@@ -68,7 +79,7 @@ def test_spine(settings: Settings, prefect_harness: None) -> None:
     assert "floor" in decision.reason, decision.reason
 
     client = MlflowClient(tracking_uri=settings.resolved_tracking_uri)
-    name = settings.model_name
+    name = contract.model_name
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
 
     # v2: trained after the onset on more recent labels; beats the stale v1 on the new holdout.
@@ -80,6 +91,13 @@ def test_spine(settings: Settings, prefect_harness: None) -> None:
     run = client.get_run(second.run_id)
     assert "2026-01-09" not in run.data.tags["batches"].split(","), "blocked batch not in lineage"
     assert run.data.metrics["pr_auc"] > 0.3, run.data.metrics
+    assert run.data.tags["contract_name"] == contract.name, "the run names its contract"
+    reference = client.download_artifacts(
+        second.run_id, "reference/reference.parquet", str(tmp_path)
+    )
+    columns = list(pd.read_parquet(reference).columns)
+    assert contract.score_name in columns, f"the reference holds the score by name: {columns}"
+    assert set(contract.extra_segments) <= set(columns), "segments that are not features kept"
     artifacts = {a.path for a in client.list_artifacts(second.run_id)}
     assert {"model_card.md", "lineage.json", "reference", "metrics"} <= artifacts, artifacts
 

@@ -26,8 +26,19 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from features.contract import DatasetContract, load_contract
-from serving.config import ServingConfig
+from features.contract import DatasetContract, load_contract, parse_contract
+from features.vocabulary import (
+    CHAMPION,
+    CODE_REVISION_TAG,
+    CONTRACT_HASH_TAG,
+    CUTOFF_TAG,
+    HOLDOUT_END_TAG,
+    HOLDOUT_START_TAG,
+    THRESHOLD_TAG,
+    TRAIN_END_TAG,
+    TRAIN_START_TAG,
+)
+from serving.config import ServingConfig, ServingSettings
 from serving.model_store import Candidate
 
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "data" / "contracts" / "card_fraud.yaml"
@@ -41,7 +52,33 @@ RUN_METRICS = {
     "threshold": THRESHOLD,
     "recall_at_threshold": 0.7,
     "precision_at_threshold": 0.4,
-    "expected_cost_per_txn": 1.9,
+    "expected_cost_per_row": 1.9,
+}
+
+
+#: A second, differently shaped use case: integer ids, a text label known after a constant
+#: delay, its own score name, and a segment ("region") that is not a feature.
+SUBSCRIPTION_CONTRACT: dict[str, Any] = {
+    "name": "subscription_renewal",
+    "id_column": "account_id",
+    "event_time_column": "snapshot_time",
+    "label_column": "cancelled",
+    "positive_label": "yes",
+    "label_delay": "30d",
+    "score_name": "cancel_score",
+    "columns": {
+        "account_id": {"dtype": "int"},
+        "snapshot_time": {"dtype": "datetime"},
+        "cancelled": {"dtype": "category", "categories": ["no", "yes"]},
+        "tenure_months": {"dtype": "int", "min": 0, "max": 240},
+        "monthly_fee": {"dtype": "float", "min": 0, "max": 500},
+        "plan": {"dtype": "category", "categories": ["basic", "plus", "premium"]},
+        "support_calls": {"dtype": "float", "min": 0, "max": 100, "nullable": True},
+        "region": {"dtype": "category", "categories": ["north", "south", "east"]},
+    },
+    "features": ["tenure_months", "monthly_fee", "plan", "support_calls"],
+    "segments": ["plan", "region"],
+    "costs": {"currency": "USD", "false_negative": 50.0, "false_positive": 5.0},
 }
 
 
@@ -50,8 +87,20 @@ def contract() -> DatasetContract:
     return load_contract(CONTRACT_PATH)
 
 
+@pytest.fixture(scope="session")
+def renewal_contract() -> DatasetContract:
+    return parse_contract(SUBSCRIPTION_CONTRACT, source="tests/serving/conftest.py")
+
+
+def contract_named(contract: DatasetContract, model_name: str) -> DatasetContract:
+    """The contract with another registered model name (so each test can own a model)."""
+    if model_name == contract.model_name:
+        return contract
+    return DatasetContract.model_validate({**contract.model_dump(), "model_name": model_name})
+
+
 def synthetic_frame(contract: DatasetContract, n: int, seed: int) -> pd.DataFrame:
-    """Rows following the contract (id, features, event time, label); fraud depends on features."""
+    """Rows following the contract (id, features, event time, 0/1 label drawn from features)."""
     rng = np.random.default_rng(seed)
     data: dict[str, Any] = {contract.id_column: [f"t{seed}-{i}" for i in range(n)]}
     for name in contract.features:
@@ -105,14 +154,14 @@ def pipeline(contract: DatasetContract, training_frame: pd.DataFrame) -> Pipelin
 def version_tags(contract: DatasetContract, **overrides: str) -> dict[str, str]:
     """Tags the training stage puts on a version (registry conventions)."""
     tags = {
-        "threshold": str(THRESHOLD),
-        "contract_hash": contract.content_hash(),
-        "train_start": "2024-01-01",
-        "train_end": "2024-01-28",
-        "holdout_start": "2024-01-29",
-        "holdout_end": "2024-02-04",
-        "cutoff": "2024-02-05T00:00:00",
-        "code_revision": "test",
+        THRESHOLD_TAG: str(THRESHOLD),
+        CONTRACT_HASH_TAG: contract.content_hash(),
+        TRAIN_START_TAG: "2024-01-01",
+        TRAIN_END_TAG: "2024-01-28",
+        HOLDOUT_START_TAG: "2024-01-29",
+        HOLDOUT_END_TAG: "2024-02-04",
+        CUTOFF_TAG: "2024-02-05T00:00:00",
+        CODE_REVISION_TAG: "test",
     }
     tags.update(overrides)
     return tags
@@ -130,7 +179,10 @@ class Registry:
     workdir: Path
 
     def register(self, name: str, source: str | None = None, **tag_overrides: str) -> str:
-        """Register a new version of ``name`` (from the logged model unless ``source``)."""
+        """Register a new version of ``name`` (from the logged model unless ``source``).
+
+        Its contract-hash tag is that of the contract renamed to ``name`` (see `make_config`).
+        """
         try:
             self.client.get_registered_model(name)
         except mlflow.exceptions.MlflowException:
@@ -140,12 +192,13 @@ class Registry:
                 self.default_name, self.default_version
             )
         version = self.client.create_model_version(name, source=source, run_id=self.run_id)
-        for key, value in version_tags(self.contract, **tag_overrides).items():
+        tags = version_tags(contract_named(self.contract, name), **tag_overrides)
+        for key, value in tags.items():
             self.client.set_model_version_tag(name, str(version.version), key, value)
         return str(version.version)
 
     def champion(self, name: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, "champion", version)
+        self.client.set_registered_model_alias(name, CHAMPION, version)
 
     def corrupted_source(self) -> str:
         """A copy of the logged model folder whose model file is garbage."""
@@ -215,7 +268,7 @@ def registry(
 @pytest.fixture
 def model_name(registry: Registry) -> str:
     """A fresh registered model name with version 1 as champion."""
-    name = f"fraud-{uuid.uuid4().hex[:8]}"
+    name = f"model-{uuid.uuid4().hex[:8]}"
     registry.champion(name, registry.register(name))
     return name
 
@@ -224,34 +277,40 @@ def make_config(
     tmp_path: Path,
     contract: DatasetContract,
     tracking_uri: str,
-    model_name: str,
+    model_name: str | None = None,
     **overrides: Any,
 ) -> ServingConfig:
-    values: dict[str, Any] = {
-        "tracking_uri": tracking_uri,
-        "model_name": model_name,
-        "contract": contract,
-        "predictions_dir": tmp_path / "predictions",
-        "labels_dir": tmp_path / "labels",
-        "poll_seconds": 30.0,
-    }
-    values.update(overrides)
-    return ServingConfig(**values)
+    """A config serving ``contract`` (renamed to ``model_name`` if given), polling every 30 s.
+
+    ``overrides`` may name `ServingSettings` fields (``api_key``, ``poll_seconds``, ...) and
+    `ServingConfig` fields (``alias``).
+    """
+    settings = {"poll_seconds": 30.0}
+    settings.update({k: v for k, v in overrides.items() if k in ServingSettings.model_fields})
+    others = {k: v for k, v in overrides.items() if k not in ServingSettings.model_fields}
+    return ServingConfig(
+        tracking_uri=tracking_uri,
+        contract=contract_named(contract, model_name) if model_name else contract,
+        predictions_dir=tmp_path / "predictions",
+        labels_dir=tmp_path / "labels",
+        settings=ServingSettings.model_validate(settings),
+        **others,
+    )
 
 
 def valid_item(
-    contract: DatasetContract, transaction_id: str = "t-1", **changes: Any
+    contract: DatasetContract, row_id: str | int = "t-1", **changes: Any
 ) -> dict[str, Any]:
-    """A request item that passes the schema (values inside every range)."""
-    item: dict[str, Any] = {contract.id_column: transaction_id}
+    """A request item that passes the schema (values inside every range); features only."""
+    item: dict[str, Any] = {contract.id_column: row_id}
     for name in contract.features:
         spec = contract.columns[name]
-        if spec.dtype == "float":
+        if spec.categories:
+            item[name] = spec.categories[0]
+        elif spec.dtype == "float":
             item[name] = float((spec.min or 0.0) + 1.0)
         elif spec.dtype == "int":
             item[name] = int((spec.min or 0) + 1)
-        elif spec.categories:
-            item[name] = spec.categories[0]
     item.update(changes)
     return item
 
@@ -274,6 +333,18 @@ class ConstantModel:
     def predict_proba(self, frame: pd.DataFrame) -> Any:
         n = len(frame) + self.rows_delta
         return np.column_stack([np.full(n, 1 - self.value), np.full(n, self.value)])
+
+
+class RecordingModel(ConstantModel):
+    """A constant model that records the columns of every frame it is given."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(value)
+        self.columns: list[list[str]] = []
+
+    def predict_proba(self, frame: pd.DataFrame) -> Any:
+        self.columns.append([str(c) for c in frame.columns])
+        return super().predict_proba(frame)
 
 
 class GatedModel:
@@ -301,7 +372,10 @@ class FakeSource:
     versions: dict[str, Candidate | Exception] = field(default_factory=dict)
     lookup_error: Exception | None = None
     fetched: list[str] = field(default_factory=list)
-    model_name: str = "fake-model"
+
+    @property
+    def model_name(self) -> str:
+        return self.contract.model_name
 
     def alias_version(self) -> str | None:
         if self.lookup_error is not None:

@@ -41,18 +41,19 @@ def test_predict_one_object_returns_one_prediction(client, contract):
     response = client.post("/v1/predict", json=valid_item(contract, "t-42"))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {
+    score = contract.score_name
+    assert list(body) == [
         "request_id",
-        "transaction_id",
-        "fraud_probability",
+        contract.id_column,
+        score,
         "decision",
         "threshold",
         "model_name",
         "model_version",
-    }, "documented prediction fields"
-    assert body["transaction_id"] == "t-42", "id echoed"
-    assert 0.0 <= body["fraud_probability"] <= 1.0, "a probability"
-    assert body["decision"] == int(body["fraud_probability"] >= THRESHOLD), "decision rule"
+    ], "documented prediction fields, named by the contract"
+    assert body[contract.id_column] == "t-42", "id echoed"
+    assert 0.0 <= body[score] <= 1.0, "a probability"
+    assert body["decision"] == int(body[score] >= THRESHOLD), "decision rule"
     assert (body["threshold"], body["model_version"]) == (THRESHOLD, "1"), "model metadata"
     assert response.headers["X-Request-ID"] == body["request_id"], "request id in the header"
 
@@ -62,7 +63,7 @@ def test_predict_list_keeps_order_and_shares_the_request_id(client, contract):
     response = client.post("/v1/predict", json=items)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert [p["transaction_id"] for p in body] == [f"t-{i}" for i in range(7)], "order kept"
+    assert [p[contract.id_column] for p in body] == [f"t-{i}" for i in range(7)], "order kept"
     assert {p["request_id"] for p in body} == {response.headers["X-Request-ID"]}, "one id"
 
 
@@ -75,8 +76,9 @@ def test_each_request_gets_its_own_id(client, contract):
 
 def test_batch_scores_equal_single_scores(client, contract):
     items = [valid_item(contract, f"t-{i}", amount=50.0 * (i + 1)) for i in range(4)]
-    batch = [p["fraud_probability"] for p in client.post("/v1/predict", json=items).json()]
-    singles = [client.post("/v1/predict", json=i).json()["fraud_probability"] for i in items]
+    score = contract.score_name
+    batch = [p[score] for p in client.post("/v1/predict", json=items).json()]
+    singles = [client.post("/v1/predict", json=i).json()[score] for i in items]
     assert batch == pytest.approx(singles), "batching does not change scores"
 
 
@@ -163,7 +165,9 @@ def test_model_endpoint_reports_version_window_metrics(client, contract, registr
     assert body["cutoff"] == "2024-02-05T00:00:00", "cutoff tag"
     assert body["metrics"]["pr_auc"] == pytest.approx(0.61), "run metrics"
     assert body["threshold"] == THRESHOLD, "threshold"
-    assert body["contract_hash"] == contract.content_hash(), "contract hash"
+    served = services_of(client).config.contract
+    assert body["contract_hash"] == served.content_hash(), "contract hash"
+    assert body["warnings"] == [], "no training caveats recorded"
     assert body["loaded_at"], "loaded_at set"
     assert body["last_swap_error"] is None, "no failure"
 
@@ -236,7 +240,7 @@ def test_metrics_expose_requests_decisions_model_and_swaps(client, contract, mod
         f'serving_model_info{{model_name="{model_name}",model_version="1"}} 1.0',
         'serving_model_swaps_total{result="swapped"} 1.0',
         "serving_model_loaded 1.0",
-        "serving_fraud_probability_count 3.0",
+        "serving_score_count 3.0",
         'serving_http_request_duration_seconds_count{method="POST",route="/v1/predict",'
         'status="200"} 1.0',
     ]
@@ -357,7 +361,7 @@ def test_openapi_documents_both_request_shapes_and_errors(client):
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/v1/predict"]["post"]
     shapes = predict["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
-    assert {"$ref": "#/components/schemas/Transaction"} in shapes, "one object"
+    assert {"$ref": "#/components/schemas/Row"} in shapes, "one object"
     batch = next(s for s in shapes if s.get("type") == "array")
     assert (batch["minItems"], batch["maxItems"]) == (1, 1000), "array of 1..1000"
     examples = predict["requestBody"]["content"]["application/json"]["examples"]

@@ -37,7 +37,7 @@ def test_in_flight_request_finishes_on_the_old_model(
         gated.release.set()
         finished = slow.result(timeout=10).json()
     assert fast["model_version"] == "2", "a request started after the swap uses version 2"
-    assert fast["fraud_probability"] == pytest.approx(0.99), "scored by version 2"
+    assert fast[contract.score_name] == pytest.approx(0.99), "scored by version 2"
     assert finished["model_version"] == "1", "the in-flight request completed on version 1"
     assert finished["threshold"] == 0.3, "with version 1's threshold"
 

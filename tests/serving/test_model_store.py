@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from features.vocabulary import CONTRACT_HASH_TAG, THRESHOLD_TAG
 from serving.model_store import (
     ModelLoadError,
     ModelStore,
@@ -15,7 +16,7 @@ from serving.model_store import (
     SourceUnavailableError,
     parse_threshold,
 )
-from serving.scoring import feature_frame, fraud_probabilities
+from serving.scoring import feature_frame, positive_probabilities
 from tests.serving.conftest import ConstantModel, RaisingModel, valid_item, version_tags
 
 NOW = dt.datetime(2024, 3, 1, 12, 0)
@@ -79,11 +80,11 @@ def test_a_version_failing_the_smoke_test_is_not_swapped_in(
 @pytest.mark.parametrize(
     ("tags_change", "reason_part"),
     [
-        ({"threshold": "abc"}, "not a number"),
-        ({"threshold": "1.5"}, "must be in [0, 1]"),
-        ({"threshold": None}, "no 'threshold' tag"),
-        ({"contract_hash": "0" * 64}, "trained on contract 000000000000"),
-        ({"contract_hash": None}, "no 'contract_hash' tag"),
+        ({THRESHOLD_TAG: "abc"}, "not a number"),
+        ({THRESHOLD_TAG: "1.5"}, "must be in [0, 1]"),
+        ({THRESHOLD_TAG: None}, f"no '{THRESHOLD_TAG}' tag"),
+        ({CONTRACT_HASH_TAG: "0" * 64}, "trained on contract 000000000000"),
+        ({CONTRACT_HASH_TAG: None}, f"no '{CONTRACT_HASH_TAG}' tag"),
     ],
 )
 def test_bad_tags_are_rejected(
@@ -196,19 +197,19 @@ def test_a_held_reference_keeps_scoring_on_the_old_model(
     assert held is not None, "the request held a model"
     assert store.current is not None, "the store has a model"
     assert held.version == "1", "the held reference is still version 1"
-    assert fraud_probabilities(held.model, frame).tolist() == [0.1], "scored by version 1"
+    assert positive_probabilities(held.model, frame).tolist() == [0.1], "scored by version 1"
     assert store.current.version == "2", "new requests get version 2"
-    assert np.allclose(fraud_probabilities(store.current.model, frame), 0.9), "version 2 scores"
+    assert np.allclose(positive_probabilities(store.current.model, frame), 0.9), "version 2 scores"
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"), [("0.25", 0.25), ("0", 0.0), ("1", 1.0), ("1e-3", 0.001)]
 )
 def test_parse_threshold_accepts_numbers_in_unit_interval(raw, expected):
-    assert parse_threshold({"threshold": raw}) == expected, f"{raw} parses"
+    assert parse_threshold({THRESHOLD_TAG: raw}) == expected, f"{raw} parses"
 
 
 @pytest.mark.parametrize("raw", ["nan", "inf", "-0.1", "", "high"])
 def test_parse_threshold_rejects_the_rest(raw):
     with pytest.raises(SmokeTestError):
-        parse_threshold({"threshold": raw})
+        parse_threshold({THRESHOLD_TAG: raw})

@@ -12,6 +12,7 @@ from serving.prediction_log import (
     LabelLog,
     PredictionLogWriter,
     ScoredBatch,
+    declared_label,
     label_records,
     prediction_records,
 )
@@ -35,25 +36,26 @@ def batch_of(contract, items, request_id="r-1"):
     )
 
 
-def test_prediction_record_has_the_registry_keys(contract):
+def test_prediction_record_has_the_documented_keys_in_order(contract):
     item = valid_item(contract, "t-9", event_time=None)
     (record,) = prediction_records(batch_of(contract, [item]), contract, LOGGED)
-    expected = {
+    expected = [
         "request_id",
-        "transaction_id",
-        "event_time",
+        contract.id_column,
+        contract.event_time_column,
         "logged_at",
         "model_name",
         "model_version",
-        "score",
+        contract.score_name,
         "decision",
         "threshold",
-        *contract.features,
-    }
-    assert set(record) == expected, "exactly the documented keys"
+        *contract.input_columns,
+    ]
+    assert list(record) == expected, "exactly the documented keys, in the documented order"
     assert record["event_time"] == "2024-03-02T23:59:59", "receipt time when no event time"
     assert record["logged_at"] == "2024-03-03T00:00:01", "logged_at is the writer's clock"
     assert (record["model_version"], record["decision"]) == ("7", 1), "version str, decision int"
+    assert record[contract.score_name] == 0.9, "the score under the contract's score name"
     assert record["amount"] == item["amount"], "features at top level"
 
 
@@ -136,3 +138,59 @@ def test_feature_frame_has_training_dtypes(contract):
 def test_decision_is_score_at_or_above_threshold(threshold, expected):
     got = decisions(np.array([0.2, 0.5, 0.9]), threshold).tolist()
     assert got == expected, "decision = score >= threshold"
+
+
+def test_extra_segments_are_logged_after_the_features(renewal_contract):
+    items = [
+        valid_item(renewal_contract, 1, region="east"),
+        valid_item(renewal_contract, "a-2"),
+    ]
+    records = prediction_records(batch_of(renewal_contract, items), renewal_contract, LOGGED)
+    keys = list(records[0])
+    assert keys[6] == "cancel_score", "the score under the contract's score_name"
+    assert "score" not in keys, "no column literally named score"
+    assert keys[-5:] == [*renewal_contract.features, "region"], "features, then extra segments"
+    assert [r["region"] for r in records] == ["east", None], "a left-out segment is null"
+    assert [r["account_id"] for r in records] == [1, "a-2"], "ids as given"
+    assert records[0]["snapshot_time"] == "2024-03-02T23:59:59", "contract's event-time column"
+
+
+def test_feature_frame_leaves_extra_segments_out(renewal_contract):
+    rows = [valid_item(renewal_contract, 1, region="east", support_calls=None)]
+    frame = feature_frame(rows, renewal_contract)
+    assert list(frame.columns) == list(renewal_contract.features), "the model sees features only"
+
+
+def test_text_labels_are_recorded_raw_with_label_available_at(renewal_contract):
+    labels = [
+        {"account_id": 4, "cancelled": "yes", "label_available_at": dt.datetime(2024, 4, 1)},
+        {"account_id": "x", "cancelled": np.str_("no")},
+    ]
+    records = label_records(labels, renewal_contract, RECEIVED)
+    assert records == [
+        {
+            "account_id": 4,
+            "cancelled": "yes",
+            "received_at": "2024-03-02T23:59:59",
+            "label_available_at": "2024-04-01T00:00:00",
+        },
+        {"account_id": "x", "cancelled": "no", "received_at": "2024-03-02T23:59:59"},
+    ], "raw labels, the contract's label-available field"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(1, 1), (np.int64(0), 0), ("1", None), (True, None), (1.0, None)]
+)
+def test_int_labels_must_be_integers(contract, value, expected):
+    if expected is None:
+        with pytest.raises(ValueError, match="is_fraud"):
+            declared_label(value, contract)
+    else:
+        got = declared_label(value, contract)
+        assert (got, type(got)) == (expected, int), "a plain int, as the contract declares it"
+
+
+@pytest.mark.parametrize("value", [1, "Yes", None, "maybe"])
+def test_text_labels_must_be_one_of_the_declared_values(renewal_contract, value):
+    with pytest.raises(ValueError, match=r"not one of \['no', 'yes'\]"):
+        label_records([{"account_id": 1, "cancelled": value}], renewal_contract, RECEIVED)

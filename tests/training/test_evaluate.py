@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from features.contract import Costs, DatasetContract
+from features.metrics import business_cost, confusion_at
 from training.evaluate import (
     EvaluationError,
     cost_optimal_threshold,
@@ -22,6 +23,7 @@ from training.evaluate import (
 Y = [1, 0, 1, 0, 0]
 S = [0.9, 0.8, 0.6, 0.3, 0.1]
 COSTS = Costs(false_negative=10.0, false_positive=1.0)
+FPR = 0.01
 
 
 def test_cost_optimal_threshold_by_hand() -> None:
@@ -40,7 +42,7 @@ def test_flag_nothing_can_win() -> None:
     threshold, cost = cost_optimal_threshold(y, s, Costs(false_negative=1, false_positive=10))
     assert cost == 1.0, f"flagging nothing costs one missed fraud, got {cost}"
     assert threshold > 0.9, f"the flag-nothing threshold must exceed every score: {threshold}"
-    metrics = evaluate(y, s, Costs(false_negative=1, false_positive=10))
+    metrics = evaluate(y, s, Costs(false_negative=1, false_positive=10), target_fpr=FPR)
     assert metrics.n_flagged == 0, f"nothing should be flagged: {metrics}"
     assert metrics.precision_at_threshold is None, "precision is undefined with no flags"
     assert any("precision_at_threshold undefined" in n for n in metrics.notes), metrics.notes
@@ -53,11 +55,11 @@ def test_tied_scores_are_one_candidate() -> None:
 
 
 def test_evaluate_by_hand() -> None:
-    m = evaluate(Y, S, COSTS)
+    m = evaluate(Y, S, COSTS, target_fpr=FPR)
     assert (m.n_rows, m.n_positives, m.n_flagged) == (5, 2, 3), m
     assert m.threshold == 0.6, f"cost-optimal threshold should be 0.6, got {m.threshold}"
     assert m.expected_cost == 1.0, f"one false alarm at 1, got {m.expected_cost}"
-    assert m.expected_cost_per_txn == pytest.approx(0.2), m.expected_cost_per_txn
+    assert m.expected_cost_per_row == pytest.approx(0.2), m.expected_cost_per_row
     assert m.precision_at_threshold == pytest.approx(2 / 3), m.precision_at_threshold
     assert m.recall_at_threshold == 1.0, m.recall_at_threshold
     # Positive/negative pairs ranked right: 0.9 beats all 3, 0.6 beats 2 of 3 -> 5/6.
@@ -77,7 +79,7 @@ def test_recall_at_fpr_uses_the_lowest_admissible_threshold() -> None:
 
 
 def test_given_threshold_is_used() -> None:
-    m = evaluate(Y, S, COSTS, threshold=0.3)
+    m = evaluate(Y, S, COSTS, target_fpr=FPR, threshold=0.3)
     assert m.threshold == 0.3, f"the given threshold should be kept, got {m.threshold}"
     assert m.n_flagged == 4, f"four scores are >= 0.3, got {m.n_flagged}"
     assert m.expected_cost == 2.0, f"two false alarms at 1 each, got {m.expected_cost}"
@@ -98,10 +100,12 @@ def test_evaluate_agrees_with_sklearn_on_random_scores() -> None:
         for flags in flag_sets
     )
     assert m.expected_cost == min(best, 10.0 * y.sum()), "brute-force cost should agree"
+    core = business_cost(confusion_at(y, s, m.threshold), COSTS)
+    assert m.expected_cost == core, f"the metric core gives {core} at the same threshold"
 
 
 def test_single_class_gives_none_with_a_reason() -> None:
-    m = evaluate([0, 0, 0], [0.1, 0.5, 0.2], COSTS)
+    m = evaluate([0, 0, 0], [0.1, 0.5, 0.2], COSTS, target_fpr=FPR)
     assert (m.pr_auc, m.roc_auc, m.recall_at_fpr) == (None, None, None), m
     assert m.recall_at_threshold is None, "recall is undefined without positives"
     assert any("single class" in n for n in m.notes), m.notes
@@ -114,7 +118,7 @@ def test_single_class_gives_none_with_a_reason() -> None:
 
 
 def test_to_dict_is_json_ready() -> None:
-    d = evaluate(Y, S, COSTS).to_dict()
+    d = evaluate(Y, S, COSTS, target_fpr=FPR).to_dict()
     assert d["threshold"] == 0.6, d
     assert d["notes"] == [], d
     assert json.loads(json.dumps(d)) == d, "to_dict should survive a JSON round trip"
@@ -125,13 +129,13 @@ def test_to_dict_is_json_ready() -> None:
     [
         ([1, 0], [0.5], "2 labels but 1 scores"),
         ([], [], "no rows"),
-        ([1, 2], [0.5, 0.4], r"labels must be 0 or 1, found \[2\]"),
+        ([1, 2], [0.5, 0.4], r"labels must be 0 or 1, found \[2\].*binary_labels"),
         ([1, 0], [0.5, float("nan")], "1 scores are NaN or infinite"),
     ],
 )
 def test_bad_inputs_raise(y: list[int], s: list[float], message: str) -> None:
     with pytest.raises(EvaluationError, match=message):
-        evaluate(y, s, COSTS)
+        evaluate(y, s, COSTS, target_fpr=FPR)
 
 
 def test_segments_by_hand(contract: DatasetContract) -> None:
@@ -154,11 +158,11 @@ def test_segments_by_hand(contract: DatasetContract) -> None:
     assert online.precision_at_threshold == 0.5, online
     assert online.recall_at_threshold == 0.5, online
     # online: one miss (120) and one false alarm (4) over three rows.
-    assert online.expected_cost_per_txn == pytest.approx(124 / 3), online
+    assert online.expected_cost_per_row == pytest.approx(124 / 3), online
 
     card = segments["channel"]["card_present"]
     assert (card.pr_auc, card.roc_auc, card.recall_at_threshold) == (None, None, None), card
-    assert card.expected_cost_per_txn == pytest.approx(2.0), "one false alarm over two rows"
+    assert card.expected_cost_per_row == pytest.approx(2.0), "one false alarm over two rows"
 
     flat = flatten_segments(segments)
     assert flat["channel=online"] is online, "flattened keys are '<column>=<value>'"
@@ -169,3 +173,33 @@ def test_segments_reject_misaligned_scores(contract: DatasetContract) -> None:
     frame = pd.DataFrame({"channel": ["online"], "merchant_category": ["fuel"], "is_fraud": [1]})
     with pytest.raises(EvaluationError, match="2 scores for 1 rows"):
         evaluate_segments(frame, [0.1, 0.2], contract, threshold=0.5)
+
+
+def test_segments_that_are_not_features_are_evaluated(churn_contract: DatasetContract) -> None:
+    assert churn_contract.extra_segments == ["gender"], "the test contract's premise"
+    frame = pd.DataFrame(
+        {
+            "plan": ["basic", "basic", "premium", "premium"],
+            "gender": ["f", "m", "f", None],
+            "churned": [1, 0, 1, 0],
+        }
+    )
+    segments = evaluate_segments(frame, [0.9, 0.2, 0.3, 0.1], churn_contract, threshold=0.5)
+    assert list(segments) == ["plan", "gender"], f"contract segment order: {list(segments)}"
+    assert list(segments["gender"]) == ["f", "m", "<missing>"], list(segments["gender"])
+    female = segments["gender"]["f"]
+    assert (female.n_rows, female.n_positives) == (2, 2), female
+    # One positive caught (0.9), one missed (0.3 < 0.5) at 50 each, over two rows.
+    assert female.expected_cost_per_row == pytest.approx(25.0), female
+
+
+def test_missing_non_feature_segment_is_named(churn_contract: DatasetContract) -> None:
+    frame = pd.DataFrame({"plan": ["basic"], "churned": [1]})
+    with pytest.raises(EvaluationError, match=r"\['gender'\].*segments but not features"):
+        evaluate_segments(frame, [0.5], churn_contract, threshold=0.5)
+
+
+def test_segments_reject_text_labels(churn_contract: DatasetContract) -> None:
+    frame = pd.DataFrame({"plan": ["basic"], "gender": ["f"], "churned": ["yes"]})
+    with pytest.raises(EvaluationError, match=r"labels must be 0 or 1.*binary_labels"):
+        evaluate_segments(frame, [0.5], churn_contract, threshold=0.5)

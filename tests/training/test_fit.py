@@ -8,11 +8,10 @@ from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from features.contract import DatasetContract
+from features.contract import DatasetContract, ModelParams
 from training.fit import (
     SKOPS_TRUSTED_TYPES,
     FitError,
-    ModelParams,
     build_pipeline,
     feature_frame,
     fit_pipeline,
@@ -25,6 +24,14 @@ FAST = ModelParams(max_iter=40, max_leaf_nodes=8)
 @pytest.fixture(scope="module")
 def split(contract: DatasetContract, transactions: pd.DataFrame) -> TimeSplit:
     return time_split(transactions, contract, pd.Timestamp("2026-01-31"), holdout_days=7)
+
+
+def test_fitted_pipeline_reads_exactly_the_features(
+    fitted: Pipeline, contract: DatasetContract
+) -> None:
+    assert list(fitted.feature_names_in_) == list(contract.features), (
+        f"the model's input columns should be the contract's features: {fitted.feature_names_in_}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +126,11 @@ def test_feature_frame_names_missing_columns(split: TimeSplit, contract: Dataset
     ("change", "message"),
     [
         (lambda f: f.assign(is_fraud=0), "single class"),
-        (lambda f: f.assign(is_fraud=f["is_fraud"] * 2), r"must be 0 or 1, found \[2\]"),
+        (lambda f: f.assign(is_fraud=f["is_fraud"] * 2), r"must be 0 or 1 here, found \[2\]"),
+        (
+            lambda f: f.assign(is_fraud=f["is_fraud"].map({0: "no", 1: "yes"})),
+            r"found \['no', 'yes'\]; encode it with contract.binary_labels",
+        ),
         (lambda f: f.drop(columns="is_fraud"), "label column 'is_fraud' missing"),
         (lambda f: f.assign(is_fraud=f["is_fraud"].where(f.index > 0)), "1 missing values"),
     ],

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from training.gate import GatePolicy, Scorecard, SegmentScore, decide_promotion, segment_drops
@@ -102,4 +104,63 @@ def test_decision_serialises_for_the_audit_log() -> None:
     )
     data = decision.to_dict()
     assert data["verdict"] == "promote", data
-    assert data["numbers"]["segment_drops"] == {"channel=online": 0.0}, data["numbers"]
+    assert data["numbers"] == decision.numbers, "the numbers are recorded as they are"
+    assert decision.numbers["segment_drops"] == {"channel=online": 0.0}, decision.numbers
+
+
+def test_challenger_warnings_travel_with_every_verdict() -> None:
+    warned = Scorecard(version="2", metrics={"pr_auc": 0.6, "roc_auc": 0.9}, warnings=("thin",))
+    first = decide_promotion(warned, None, POLICY)
+    assert first.warnings == ("thin",), f"first-model decision keeps them: {first.warnings}"
+    rejected = decide_promotion(warned, card("1", 0.7), POLICY)
+    assert rejected.verdict == "reject", rejected.reason
+    assert rejected.warnings == ("thin",), f"a rejection keeps them: {rejected.warnings}"
+
+
+def test_guardrail_that_checked_nothing_says_so() -> None:
+    challenger = card("2", 0.6, channel__online=(0.5, 9), channel__card_present=(0.5, 40))
+    champion = card("1", 0.5, channel__online=(0.5, 40), channel__card_present=(0.5, 3))
+    decision = decide_promotion(challenger, champion, POLICY)
+    assert decision.promoted, decision.reason
+    assert decision.numbers["segment_drops"] == {}, "no segment had enough positives"
+    assert decision.warnings == (
+        "the segment guardrail checked nothing: no segment has >= 10 positives on both sides",
+    ), decision.warnings
+
+
+def test_guardrail_lists_the_segments_it_skipped() -> None:
+    challenger = card("2", 0.6, channel__online=(0.5, 20), channel__card_present=(0.5, 4))
+    champion = card("1", 0.5, channel__online=(0.5, 20), channel__card_present=(0.5, 30))
+    decision = decide_promotion(challenger, champion, POLICY)
+    assert len(decision.warnings) == 1, decision.warnings
+    warning = decision.warnings[0]
+    assert "skipped 1 of 2 segments with fewer than 10 positives" in warning, warning
+    assert "channel=card_present (4/30)" in warning, warning
+    assert "channel=online" not in warning, f"a guarded segment is not listed: {warning}"
+
+
+def test_no_guardrail_warning_without_segments_or_when_all_are_guarded() -> None:
+    plain = decide_promotion(card("2", 0.6), card("1", 0.5), POLICY)
+    assert plain.warnings == (), f"a contract without segments has nothing to warn: {plain}"
+    guarded = decide_promotion(
+        card("2", 0.6, channel__online=(0.5, 20)), card("1", 0.5, channel__online=(0.5, 20)), POLICY
+    )
+    assert guarded.warnings == (), f"every segment was guarded: {guarded.warnings}"
+
+
+def test_gate_warnings_follow_the_challengers_and_reach_the_audit_record() -> None:
+    challenger = Scorecard(
+        version="2",
+        metrics={"pr_auc": 0.6, "roc_auc": 0.9},
+        segments={"channel=online": SegmentScore(0.5, 2)},
+        n_positives=12,
+        warnings=("the holdout holds 12 positives",),
+    )
+    decision = decide_promotion(challenger, card("1", 0.5, channel__online=(0.5, 2)), POLICY)
+    assert decision.warnings[0] == "the holdout holds 12 positives", decision.warnings
+    assert decision.warnings[1].startswith("the segment guardrail checked nothing"), decision
+    data = decision.to_dict()
+    assert data["warnings"] == list(decision.warnings), f"to_dict lists them: {data['warnings']}"
+    assert data["breached_segments"] == [], data
+    assert decision.numbers["holdout_positives"] == 12, decision.numbers
+    assert json.loads(json.dumps(data)) == data, "the record survives a JSON round trip"

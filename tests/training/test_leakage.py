@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from features.contract import DatasetContract
+from training.config import TrainingConfig
 from training.leakage import (
     LeakageError,
     check_rows_after_cutoff,
@@ -14,6 +15,8 @@ from training.leakage import (
     run_leakage_checks,
 )
 from training.split import TimeSplit, time_split
+
+MAX_AUC = TrainingConfig().max_single_feature_auc
 
 CHECK_NAMES = [
     "features_present",
@@ -45,7 +48,7 @@ def failures(excinfo: pytest.ExceptionInfo[LeakageError]) -> dict[str, str]:
 
 
 def test_clean_split_passes_every_check(split: TimeSplit, contract: DatasetContract) -> None:
-    results = run_leakage_checks(split, contract, contract.features)
+    results = run_leakage_checks(split, contract, contract.features, max_single_feature_auc=MAX_AUC)
     assert [r.name for r in results] == CHECK_NAMES, f"unexpected checks: {results}"
     assert all(r.passed for r in results), f"clean data should pass: {results}"
     assert all(r.detail for r in results), "every result should explain itself"
@@ -54,7 +57,9 @@ def test_clean_split_passes_every_check(split: TimeSplit, contract: DatasetContr
 def test_label_copy_as_feature_fails(split: TimeSplit, contract: DatasetContract) -> None:
     leaky = with_feature(split, "chargeback_flag", lambda p: p["is_fraud"])
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(leaky, contract, [*contract.features, "chargeback_flag"])
+        run_leakage_checks(
+            leaky, contract, [*contract.features, "chargeback_flag"], max_single_feature_auc=MAX_AUC
+        )
     found = failures(excinfo)
     assert "'chargeback_flag' equals the label" in found["label_derived_features"], found
     assert "label_derived_features" in str(excinfo.value), "the message should name the check"
@@ -64,7 +69,9 @@ def test_label_copy_as_feature_fails(split: TimeSplit, contract: DatasetContract
 def test_one_minus_label_feature_fails(split: TimeSplit, contract: DatasetContract) -> None:
     leaky = with_feature(split, "is_legit", lambda p: 1 - p["is_fraud"])
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(leaky, contract, [*contract.features, "is_legit"])
+        run_leakage_checks(
+            leaky, contract, [*contract.features, "is_legit"], max_single_feature_auc=MAX_AUC
+        )
     found = failures(excinfo)
     assert "'is_legit' equals 1 - label" in found["label_derived_features"], found
 
@@ -76,7 +83,9 @@ def test_two_value_text_encoding_of_the_label_fails(
         split, "review", lambda p: np.where(p["is_fraud"] == 1, "disputed", "ok").astype(object)
     )
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(leaky, contract, [*contract.features, "review"])
+        run_leakage_checks(
+            leaky, contract, [*contract.features, "review"], max_single_feature_auc=MAX_AUC
+        )
     detail = failures(excinfo)["label_derived_features"]
     assert "'review' maps each value to one label" in detail, detail
     assert "'disputed' -> 1" in detail, detail
@@ -95,14 +104,18 @@ def test_role_column_as_feature_fails(
     split: TimeSplit, contract: DatasetContract, column: str, role: str
 ) -> None:
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(split, contract, [*contract.features, column])
+        run_leakage_checks(
+            split, contract, [*contract.features, column], max_single_feature_auc=MAX_AUC
+        )
     detail = failures(excinfo)["role_columns_in_features"]
     assert f"'{column}' ({role})" in detail, detail
 
 
 def test_missing_feature_fails(split: TimeSplit, contract: DatasetContract) -> None:
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(split, contract, [*contract.features, "not_there"])
+        run_leakage_checks(
+            split, contract, [*contract.features, "not_there"], max_single_feature_auc=MAX_AUC
+        )
     detail = failures(excinfo)["features_present"]
     assert "train lacks ['not_there']" in detail, detail
     assert "holdout lacks ['not_there']" in detail, detail
@@ -115,10 +128,13 @@ def test_rows_after_cutoff_fail(split: TimeSplit, contract: DatasetContract) -> 
     train.loc[0, "event_time"] = split.cutoff + pd.Timedelta(days=1)
     late = dataclasses.replace(split, train=train, holdout=holdout)
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(late, contract, contract.features)
+        run_leakage_checks(late, contract, contract.features, max_single_feature_auc=MAX_AUC)
     detail = failures(excinfo)["rows_after_cutoff"]
     assert f"train: 1 of {len(train)} rows have 'event_time' > cutoff" in detail, detail
-    assert f"holdout: 3 of {len(holdout)} rows have 'label_available_at'" in detail, detail
+    assert (
+        f"holdout: 3 of {len(holdout)} rows have a label known after the cutoff or never "
+        "(known at 'label_available_at')"
+    ) in detail, detail
 
 
 def test_missing_label_time_counts_as_after_cutoff(
@@ -134,7 +150,12 @@ def test_missing_label_time_counts_as_after_cutoff(
 def test_same_id_in_train_and_holdout_fails(split: TimeSplit, contract: DatasetContract) -> None:
     holdout = pd.concat([split.holdout, split.train.head(2)], ignore_index=True)
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(dataclasses.replace(split, holdout=holdout), contract, contract.features)
+        run_leakage_checks(
+            dataclasses.replace(split, holdout=holdout),
+            contract,
+            contract.features,
+            max_single_feature_auc=MAX_AUC,
+        )
     detail = failures(excinfo)["id_in_train_and_holdout"]
     ids = sorted(split.train["transaction_id"].head(2))
     assert detail.startswith("2 'transaction_id' value(s)"), detail
@@ -149,7 +170,9 @@ def test_near_perfect_numeric_feature_fails(split: TimeSplit, contract: DatasetC
 
     leaky = with_feature(split, "dispute_score", noisy_label)
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(leaky, contract, [*contract.features, "dispute_score"])
+        run_leakage_checks(
+            leaky, contract, [*contract.features, "dispute_score"], max_single_feature_auc=MAX_AUC
+        )
     found = failures(excinfo)
     assert list(found) == ["single_feature_auc"], f"only the AUC check should fire: {found}"
     assert "'dispute_score' 1.0000" in found["single_feature_auc"], found
@@ -167,7 +190,9 @@ def test_missingness_that_reveals_the_label_fails(
 
     leaky = with_feature(split, "refund_ratio", blank_for_fraud)
     with pytest.raises(LeakageError) as excinfo:
-        run_leakage_checks(leaky, contract, [*contract.features, "refund_ratio"])
+        run_leakage_checks(
+            leaky, contract, [*contract.features, "refund_ratio"], max_single_feature_auc=MAX_AUC
+        )
     assert "'refund_ratio' 1.0000" in failures(excinfo)["single_feature_auc"], failures(excinfo)
 
 
@@ -193,3 +218,37 @@ def test_feature_aucs_by_hand(contract: DatasetContract) -> None:
     # [0.5, 0, 0.5, 1]: positives rank 2.5 and 4 -> (6.5 - 3) / 4 = 0.875.
     expected = {"up": 1.0, "mixed": 0.5, "tied": 0.5, "channel": 0.875}
     assert aucs == pytest.approx(expected), f"got {aucs}"
+
+
+def test_label_delay_contract_checks_event_plus_delay(
+    churn_contract: DatasetContract, churn: pd.DataFrame
+) -> None:
+    frame = churn.assign(churned=churn_contract.binary_labels(churn["churned"]))
+    split = time_split(frame, churn_contract, pd.Timestamp("2026-02-05"), holdout_days=5)
+    assert check_rows_after_cutoff(split, churn_contract).passed, "a clean split passes"
+    # An event 2 days before the cutoff is known only 5 days after it.
+    holdout = split.holdout.copy()
+    holdout.loc[:1, "snapshot_at"] = split.cutoff - pd.Timedelta(days=2)
+    result = check_rows_after_cutoff(dataclasses.replace(split, holdout=holdout), churn_contract)
+    assert not result.passed, "a label known 7d after an event 2 days old is not known yet"
+    assert (
+        f"holdout: 2 of {len(holdout)} rows have a label known after the cutoff or never "
+        "(known 7d after 'snapshot_at')"
+    ) in result.detail, result.detail
+
+
+def test_role_check_without_a_label_available_column(
+    churn_contract: DatasetContract, churn: pd.DataFrame
+) -> None:
+    frame = churn.assign(churned=churn_contract.binary_labels(churn["churned"]))
+    split = time_split(frame, churn_contract, pd.Timestamp("2026-02-05"), holdout_days=5)
+    results = run_leakage_checks(
+        split, churn_contract, churn_contract.features, max_single_feature_auc=MAX_AUC
+    )
+    roles = next(r for r in results if r.name == "role_columns_in_features")
+    assert roles.detail == "none of ['churned', 'row_id'] among the 4 features", roles.detail
+    with pytest.raises(LeakageError) as excinfo:
+        run_leakage_checks(
+            split, churn_contract, [*churn_contract.features, "row_id"], max_single_feature_auc=1
+        )
+    assert "'row_id' (the row id)" in failures(excinfo)["role_columns_in_features"], excinfo

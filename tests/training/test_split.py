@@ -155,3 +155,88 @@ def test_time_split_rejects_non_naive_times(contract: DatasetContract, convert: 
     frame["event_time"] = convert(frame["event_time"])
     with pytest.raises(SplitError, match="'event_time' must be tz-naive datetime64"):
         time_split(frame, contract, CUTOFF, holdout_days=2)
+
+
+def test_holdout_grows_back_to_reach_its_positives(contract: DatasetContract) -> None:
+    # Seven labelled days (01-01..01-07), one positive each: a 2-day holdout holds 2.
+    split = time_split(daily_frame(), contract, CUTOFF, holdout_days=2, min_holdout_positives=3)
+    assert split.holdout_window == (date(2026, 1, 5), date(2026, 1, 7)), split.holdout_window
+    assert split.train_window == (date(2026, 1, 1), date(2026, 1, 4)), split.train_window
+    assert (split.holdout_days, split.requested_holdout_days) == (3, 2), "length used is kept"
+    assert int(split.holdout["is_fraud"].sum()) == 3, "the holdout reaches its target"
+    assert split.warnings == (), f"the target was reached: {split.warnings}"
+
+
+def test_holdout_stops_at_half_the_labelled_days_and_warns(contract: DatasetContract) -> None:
+    split = time_split(daily_frame(), contract, CUTOFF, holdout_days=2, min_holdout_positives=10)
+    # A 4th day would leave train 3 labelled days for a 4-day holdout.
+    assert split.holdout_window == (date(2026, 1, 5), date(2026, 1, 7)), split.holdout_window
+    assert split.train["event_time"].dt.date.nunique() == 4, "train keeps more days than holdout"
+    assert split.warnings == (
+        "the holdout holds 3 positives, fewer than the 10 needed for a stable PR-AUC; it covers "
+        "3 days (2026-01-05..2026-01-07, grown from the 2 requested), as far back as it can go "
+        "while train keeps at least as many labelled days: read its figures as rough, load more "
+        "labelled history, or lower min_holdout_positives",
+    ), split.warnings
+
+
+def test_holdout_growth_respects_the_train_days_limit(contract: DatasetContract) -> None:
+    split = time_split(
+        daily_frame(), contract, CUTOFF, holdout_days=2, train_days=2, min_holdout_positives=3
+    )
+    assert split.holdout_days == 2, "a 3-day holdout would outnumber a 2-day train window"
+    assert len(split.warnings) == 1, split.warnings
+    assert "holds 2 positives, fewer than the 3 needed" in split.warnings[0], split.warnings
+    assert "grown from" not in split.warnings[0], "the holdout did not grow"
+
+
+def test_holdout_grows_by_labelled_days_not_calendar_days(contract: DatasetContract) -> None:
+    frame = daily_frame()
+    frame = frame[frame["event_time"].dt.day != 5]
+    split = time_split(frame, contract, CUTOFF, holdout_days=2, min_holdout_positives=3)
+    assert split.holdout_window == (date(2026, 1, 4), date(2026, 1, 7)), (
+        f"one step back skips the empty 01-05: {split.holdout_window}"
+    )
+    assert split.holdout_days == 4, "four calendar days, three of them labelled"
+    assert split.warnings == (), split.warnings
+
+
+def test_min_holdout_positives_must_be_positive(contract: DatasetContract) -> None:
+    with pytest.raises(SplitError, match="min_holdout_positives must be at least 1"):
+        time_split(daily_frame(), contract, CUTOFF, holdout_days=2, min_holdout_positives=0)
+
+
+def test_split_refuses_labels_that_are_not_binary(churn_contract: DatasetContract) -> None:
+    frame = pd.DataFrame(
+        {
+            "row_id": ["a", "b"],
+            "snapshot_at": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+            "churned": ["yes", "no"],
+        }
+    )
+    with pytest.raises(SplitError, match=r"must be 0/1 to split, found \['no', 'yes'\]"):
+        time_split(frame, churn_contract, CUTOFF, holdout_days=1)
+
+
+def test_label_delay_decides_when_a_label_is_known(churn_contract: DatasetContract) -> None:
+    frame = pd.DataFrame(
+        {
+            "row_id": ["known", "just_known", "not_yet", "unlabelled"],
+            "snapshot_at": pd.to_datetime(
+                ["2026-01-01", "2026-01-03", "2026-01-03 00:00:01", "2026-01-01"], format="ISO8601"
+            ),
+            "churned": [1, 0, 1, None],
+        }
+    )
+    kept = labelled_at(frame, churn_contract, CUTOFF)
+    assert kept["row_id"].tolist() == ["known", "just_known"], (
+        f"a label is known 7 days after the event, at the cutoff inclusive: {kept}"
+    )
+
+
+def test_delay_contract_needs_no_label_available_column(churn_contract: DatasetContract) -> None:
+    frame = pd.DataFrame({"row_id": ["a"], "snapshot_at": ["2026-01-01"], "churned": [1]})
+    with pytest.raises(SplitError, match="'snapshot_at' must be tz-naive datetime64"):
+        labelled_at(frame, churn_contract, CUTOFF)
+    with pytest.raises(SplitError, match=r"\['snapshot_at'\] missing"):
+        labelled_at(frame.drop(columns="snapshot_at"), churn_contract, CUTOFF)
