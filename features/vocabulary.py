@@ -8,6 +8,8 @@ contract checks this at load), because both live side by side in one log record.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Final
 
 # --- registry aliases ----------------------------------------------------------------------
@@ -33,7 +35,8 @@ HOLDOUT_START_TAG: Final = "holdout_start"
 HOLDOUT_END_TAG: Final = "holdout_end"
 #: The instant labels were read at (ISO), the training run's "now".
 CUTOFF_TAG: Final = "cutoff"
-#: JSON list of caveats the training run found (e.g. a holdout with few positives).
+#: JSON list of caveats the training run found (e.g. a holdout with few positives); see
+#: `warnings_tag` and `warnings_from_tag`.
 WARNINGS_TAG: Final = "warnings"
 #: On a promoted version: the champion it replaced (what a rollback returns to).
 PREVIOUS_CHAMPION_TAG: Final = "previous_champion"
@@ -69,3 +72,21 @@ LABEL_AVAILABLE_AT: Final = "label_available_at"
 RESERVED_FIELDS: Final = frozenset(
     {REQUEST_ID, LOGGED_AT, MODEL_NAME, MODEL_VERSION, DECISION, THRESHOLD, RECEIVED_AT}
 )
+
+
+def warnings_tag(warnings: Sequence[str]) -> str:
+    """The value of `WARNINGS_TAG` for these warnings (a JSON list of text)."""
+    return json.dumps(list(warnings))
+
+
+def warnings_from_tag(text: str | None) -> tuple[str, ...] | None:
+    """The warnings of a `WARNINGS_TAG` value: none for a missing tag, None if malformed."""
+    if not text:
+        return ()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None
+    return tuple(value)

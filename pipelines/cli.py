@@ -115,7 +115,7 @@ def settings_for(
 # modules already imported: an error class whose module never loaded cannot have been raised, and
 # importing MLflow or Prefect just to catch their callers' errors would slow every command.
 USER_ERRORS = {
-    "data.generator": ("BatchExistsError",),
+    "data.batches": ("BatchExistsError",),
     "data.scenarios": (),
     "features.contract": ("ContractError",),
     "features.validation": ("ValidationInputError",),
@@ -194,7 +194,8 @@ def generate(
     config: ConfigOption = None,
 ) -> None:
     """Write one immutable Parquet batch per day (help text: ``_generate_help``)."""
-    from data.generator import DEFAULT_START, write_batches
+    from data.batches import write_batches
+    from data.generator import DEFAULT_START
     from data.usecases import use_case_for_contract, use_case_names
     from features.contract import load_contract
 
@@ -600,31 +601,16 @@ def ingest(
 
 
 def _print_ingest_report(report: Any) -> None:
-    if report.already_ingested:
-        console.print(
-            f"already ingested: {report.source} (sha256 {report.sha256[:12]}): nothing changed",
-            highlight=False,
-        )
-        return
-    written = [b for b in report.batches if b.status == "written"]
-    console.print(
-        f"[green]ingested[/] {report.rows_ingested} of {report.rows_read} rows from "
-        f"{report.source} into {len(report.batches)} daily batch(es): {len(written)} new, "
-        f"{len(report.batches) - len(written)} unchanged",
-        highlight=False,
-    )
-    if report.ignored_columns:
+    """The report's one-line summary, the columns left out, and what to run next."""
+    style = "yellow" if report.rows_rejected else "green"
+    console.print(f"[{style}]{escape(report.summary())}[/]", highlight=False, soft_wrap=True)
+    if report.ignored_columns and not report.already_ingested:
         console.print(
             f"columns not in the contract, left out: {', '.join(report.ignored_columns)}",
             highlight=False,
         )
-    if report.rows_rejected:
-        errors.print(
-            f"[yellow]warning:[/] {report.rows_rejected} row(s) could not be parsed and were "
-            f"left out; they are saved in {report.rejected_path}",
-            highlight=False,
-        )
-    console.print("next: `lifecycle validate`")
+    if not report.already_ingested:
+        console.print("next: `lifecycle validate`", highlight=False)
 
 
 @contract_app.command("init")

@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 from pandas.api import types as ptypes
 
+from data.batches import write_new_file
 from features.contract import (
     ContractError,
     DatasetContract,
@@ -42,7 +43,6 @@ from pipelines.ingest import (
     parse_as,
     read_source_file,
     source_files,
-    write_new_file,
 )
 
 #: Share of a column's present values that must parse as numbers (or dates) for the column to
@@ -689,7 +689,8 @@ def _header(draft: ContractDraft, generated_on: dt.date) -> list[str]:
     contract, seen = draft.contract, draft.observations
     low, median, high = seen.rows_per_day
     lines = [
-        f"# Dataset contract drafted from {draft.source} on {generated_on.isoformat()} by",
+        f"# Dataset contract drafted from {Path(draft.source).name} on "
+        f"{generated_on.isoformat()} by",
         "# `lifecycle contract init`. Review it before use; every key is checked at load.",
         "#",
         "# What to review:",

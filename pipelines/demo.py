@@ -36,8 +36,8 @@ import pandas as pd
 from prefect import flow
 from rich.table import Table
 
+from data.batches import write_batches as write_raw_batches
 from data.generator import DEFAULT_START
-from data.generator import write_batches as write_raw_batches
 from data.usecases import UseCase, use_case_for_contract, use_case_names
 from features import vocabulary as vocab
 from features.contract import DatasetContract, load_contract

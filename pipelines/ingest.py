@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import math
 import os
@@ -35,9 +34,9 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pandas.api import types as ptypes
 
+from data.batches import parquet_bytes, write_new_file
 from features.contract import ColumnSpec, DatasetContract, DType
 
 #: Name of the report file in an ingest record folder.
@@ -876,38 +875,6 @@ def existing_batches(raw_dir: Path, day: dt.date) -> dict[str, pd.DataFrame | No
 # --- adapters: writing -----------------------------------------------------------------------
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
-    return buffer.getvalue()
-
-
-def write_new_file(path: Path, payload: bytes) -> bool:
-    """Write `payload` to `path` atomically unless `path` exists; True if it was written.
-
-    The bytes go to a hidden temporary file, then are hard-linked into place: the link fails if
-    the name exists, so no file is ever replaced, even by a concurrent writer. Where the file
-    system has no hard links, a rename is used after checking the name is free.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links on this file system
-            if path.exists():
-                return False
-            os.replace(tmp, path)
-        return True
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _replace_atomically(path: Path, payload: bytes) -> None:
     """Write or replace a record file (report, rejected rows) so a reader sees all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -930,7 +897,7 @@ def write_day(raw_dir: Path, day: dt.date, rows: pd.DataFrame) -> tuple[str, Pat
         IngestError: every candidate name holds other bytes (a hash collision).
     """
     raw_dir.mkdir(parents=True, exist_ok=True)
-    payload = _parquet_bytes(rows.reset_index(drop=True))
+    payload = parquet_bytes(rows.reset_index(drop=True))
     digest = hashlib.sha256(payload).hexdigest()
     stem = day.isoformat()
     for batch_id in (stem, f"{stem}.{digest[:8]}", f"{stem}.{digest[:16]}"):

@@ -23,7 +23,6 @@ bad field), never 5xx; 503 means no model is loaded yet.
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -54,6 +53,7 @@ from features.vocabulary import (
     TRAIN_END_TAG,
     TRAIN_START_TAG,
     WARNINGS_TAG,
+    warnings_from_tag,
 )
 from serving.auth import api_key_guard
 from serving.config import ServingConfig
@@ -293,15 +293,8 @@ def warnings_of(tag: str | None) -> list[str]:
 
     A tag that is not such a list is shown as one caveat rather than dropped.
     """
-    if not tag:
-        return []
-    try:
-        parsed = json.loads(tag)
-    except ValueError:
-        return [tag]
-    if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
-        return parsed
-    return [tag]
+    warnings = warnings_from_tag(tag)
+    return [tag or ""] if warnings is None else list(warnings)
 
 
 def _example_value(spec: ColumnSpec) -> Any:

@@ -8,7 +8,6 @@ encoded to 0/1 here, once; everything after, the stored reference frame included
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from features.vocabulary import (
     TRAIN_END_TAG,
     TRAIN_START_TAG,
     WARNINGS_TAG,
+    warnings_tag,
 )
 from training.config import TrainingConfig
 from training.evaluate import (
@@ -182,7 +182,7 @@ def candidate_tags(
         HOLDOUT_START_TAG: split.holdout_window[0].isoformat(),
         HOLDOUT_END_TAG: split.holdout_window[1].isoformat(),
         CUTOFF_TAG: split.cutoff.isoformat(),
-        WARNINGS_TAG: json.dumps(list(candidate.warnings)),
+        WARNINGS_TAG: warnings_tag(candidate.warnings),
     }
 
 

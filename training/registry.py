@@ -23,7 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from features.vocabulary import WARNINGS_TAG
+from features.vocabulary import WARNINGS_TAG, warnings_from_tag
 from training.fit import SKOPS_TRUSTED_TYPES
 
 REFERENCE_ARTIFACT = "reference/reference.parquet"
@@ -188,15 +188,11 @@ def parse_warnings(text: str | None) -> tuple[str, ...]:
     Raises:
         RegistryError: the value is not a JSON list of text.
     """
-    if text is None:
-        return ()
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    warnings = warnings_from_tag(text)
+    if warnings is None:
+        assert text is not None  # a missing tag reads as no warning
         raise RegistryError(f"tag '{WARNINGS_TAG}' is not a JSON list of text: {text[:200]!r}")
-    return tuple(value)
+    return warnings
 
 
 def version_run_id(client: MlflowClient, name: str, version: str) -> str:

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data.generator import BatchExistsError, _write_new, generate, write_batches
+from data.batches import BatchExistsError, write_batches, write_new_file
+from data.generator import generate
 
 
 def _batches(seed: int = 1) -> list[tuple[datetime.date, pd.DataFrame]]:
@@ -91,6 +92,6 @@ def test_an_unreadable_existing_file_is_refused_not_replaced(tmp_path: Path) -> 
 def test_the_final_write_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
     path = tmp_path / "2026-01-01.parquet"
     path.write_bytes(b"written by someone else")
-    assert _write_new(path, b"ours") is False, "must report that the file already existed"
+    assert write_new_file(path, b"ours") is False, "must report that the file already existed"
     assert path.read_bytes() == b"written by someone else", "the other file is kept"
     assert [p.name for p in tmp_path.iterdir()] == [path.name], "temporary file removed"

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from data.generator import generate, generate_day, write_batches
+from data.batches import write_batches
+from data.generator import generate, generate_day
 from data.scenarios import get_scenario, scenario_timeline
 from features.contract import DatasetContract, load_contract, parse_contract
 from features.expectations import (

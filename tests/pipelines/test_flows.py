@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from data.generator import DEFAULT_START, write_batches
+from data.batches import write_batches
+from data.generator import DEFAULT_START
 from data.usecases import use_case
 from features.contract import load_contract
 from pipelines.audit import read_decisions
