@@ -28,8 +28,10 @@ COPY monitoring ./monitoring
 COPY pipelines ./pipelines
 RUN uv sync --frozen --no-dev
 
-RUN useradd --create-home lifecycle && mkdir -p /app/.lifecycle && chown lifecycle /app/.lifecycle
-USER lifecycle
+# A numeric UID, so the host and any orchestrator can resolve who the process runs as.
+RUN useradd --create-home --uid 10001 lifecycle && mkdir -p /app/.lifecycle \
+    && chown 10001 /app/.lifecycle
+USER 10001
 EXPOSE 8000
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
+HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"]
 CMD ["lifecycle", "serve", "--host", "0.0.0.0", "--port", "8000"]

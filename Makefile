@@ -42,9 +42,10 @@ setup: $(VENV)/.synced ## Create .venv from uv.lock (bootstraps uv with only Pyt
 demo: setup ## Run the whole lifecycle demo (override USECASE, SCENARIO, DAYS, SEED)
 	$(BIN)/lifecycle demo --contract data/contracts/$(USECASE).yaml --scenario $(SCENARIO) --days $(DAYS) --seed $(SEED)
 
-lint: setup ## ruff (lint + format check)
+lint: setup ## ruff (lint + format check) and hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
 typecheck: setup ## mypy, strict
 	$(BIN)/mypy data features training serving monitoring pipelines benchmarks
