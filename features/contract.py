@@ -307,6 +307,10 @@ class DatasetContract(_Frozen):
     label_delay: timedelta | None = Field(
         default=None, description="Constant time after the event when the label becomes known."
     )
+    event_time_tolerance: timedelta = Field(
+        default=timedelta(hours=1),
+        description="How far a batch's event times may lie outside its date, or after now.",
+    )
     score_name: str = Field(
         default="probability", description="Name of the model's score in answers and logs."
     )
@@ -328,13 +332,16 @@ class DatasetContract(_Frozen):
             for key in ("model_name", "experiment_name"):
                 if not data.get(key) and isinstance(data.get("name"), str):
                     data[key] = data["name"]
-            if data.get("label_delay") is not None:
+            for key in ("label_delay", "event_time_tolerance"):
+                value = data.get(key)
+                if value is None or (key == "event_time_tolerance" and str(value)[:1] == "P"):
+                    continue  # an ISO 8601 duration, as model_dump(mode="json") writes it
                 # Every value goes through parse_duration: pydantic alone would read a bare
                 # number as seconds (``label_delay: 7`` would silently mean 7 seconds).
                 try:
-                    data["label_delay"] = parse_duration(data["label_delay"])
+                    data[key] = parse_duration(data[key])
                 except ValueError as exc:
-                    raise ValueError(f"label_delay: {exc}") from None
+                    raise ValueError(f"{key}: {exc}") from None
         return data
 
     @model_validator(mode="after")

@@ -13,6 +13,11 @@ copy of the batch, ``validation.json`` and the Data Docs page of that validation
 run, passing or not, is also kept in the Great Expectations file context (results and Data Docs
 site). Raw files are only ever read; files that are not ``*.parquet`` are never batches
 (`stray_files` lists them so that a caller can say so).
+
+Beyond the suite, the gate checks what only it can see: every event time lies on the batch's
+date (within the contract's ``event_time_tolerance``) and none, nor any label-available time,
+lies after the run's "now" (`time_failures`); and no batch is accepted twice, under another name
+or with ids already accepted (`AcceptedIndex`, kept under ``<validated>/.index/``).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
-from features.contract import DatasetContract
+from features.contract import DatasetContract, format_duration
 from features.expectations import GUARD_META_KEY, build_suite
 
 #: Name of the validation result file in a quarantine folder.
@@ -61,6 +66,16 @@ _log = logging.getLogger(__name__)
 _READ_FAILURE: Final = "read_parquet"
 _NAME_FAILURE: Final = "batch_file_name"
 _CRASH_FAILURE: Final = "run_validation"
+#: Failure types of the gate's own checks (beside the suite's expectation types).
+EVENT_TIME_OUTSIDE_DATE: Final = "event_time_outside_batch_date"
+EVENT_TIME_AFTER_NOW: Final = "event_time_after_now"
+LABEL_TIME_AFTER_NOW: Final = "label_available_time_after_now"
+DUPLICATE_BATCH: Final = "duplicate_batch"
+IDS_ALREADY_ACCEPTED: Final = "ids_already_accepted"
+#: Folder, inside the validated folder, of the index of accepted batches.
+INDEX_DIR: Final = ".index"
+
+Clock = Callable[[], datetime.datetime]
 
 
 class ValidationInputError(ValueError):
@@ -103,7 +118,8 @@ class ValidationOutcome:
     Attributes:
         success: True if every expectation passed.
         failures: The expectations that did not; table-level checks (columns, row count) first.
-        statistics: Counts of evaluated, successful and unsuccessful expectations.
+        statistics: Counts of evaluated, successful and unsuccessful expectations of the suite
+            (the gate's own checks, such as time sanity, are not counted, only listed).
         result_json: The full Great Expectations result, JSON-serialisable (empty when the batch
             never reached validation).
     """
@@ -632,10 +648,261 @@ def _data_docs_page(
     return None
 
 
+# --- the gate's own checks: time sanity and batches accepted before -------------------------
+
+
+def utc_now() -> datetime.datetime:
+    """The real current time, naive UTC (the gate's default clock)."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _naive_utc(moment: datetime.datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
+
+
+def _times_of(frame: pd.DataFrame, column: str) -> pd.Series | None:
+    """A time column as naive UTC, None when absent or not datetime (the suite reports that)."""
+    if column not in frame.columns:
+        return None
+    values: pd.Series = frame[column]
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        converted: pd.Series = values.dt.tz_convert(None)
+        return converted
+    if not pd.api.types.is_datetime64_dtype(values.dtype):
+        return None
+    return values
+
+
+def _time_text(value: Any) -> str:
+    stamp = pd.Timestamp(value)
+    return stamp.isoformat(sep=" ", timespec="seconds" if stamp.second else "minutes")
+
+
+def _outside(times: pd.Series, bad: pd.Series, column: str, expected: str) -> str:
+    examples = ", ".join(_time_text(v) for v in times[bad].head(3))
+    return f"{int(bad.sum())} of {len(times)} rows have {column} {expected}, e.g. {examples}"
+
+
+def time_failures(
+    frame: pd.DataFrame,
+    batch_id: str,
+    contract: DatasetContract,
+    now: datetime.datetime,
+    *,
+    labels_ahead: bool = False,
+) -> list[FailedExpectation]:
+    """The gate's time checks on one batch: the failed ones ([] when the times are sane).
+
+    * Every event time lies on the batch's date (`batch_date`), from its midnight minus
+      ``contract.event_time_tolerance`` to the next midnight plus it, both ends included.
+    * No event time, nor a label-available time (contracts with that column), lies after
+      ``now`` plus the tolerance: data from the future is a clock or parsing fault, and a
+      label known "later than now" defeats the label-maturity rule of training.
+
+    Missing or non-datetime columns and missing times are left to the suite, which reports them.
+
+    Args:
+        frame: The batch.
+        batch_id: Its id (see `is_batch_id`).
+        contract: Names the time columns and the tolerance.
+        now: The run's clock reading (naive UTC; an aware time is converted).
+        labels_ahead: Skip the label-available check (see `ValidationGate`).
+    """
+    tolerance = contract.event_time_tolerance
+    slack = format_duration(tolerance)
+    day = pd.Timestamp(batch_date(batch_id))
+    low, high = day - tolerance, day + pd.Timedelta(days=1) + tolerance
+    limit = _naive_utc(now) + tolerance
+    failures: list[FailedExpectation] = []
+    event_col = contract.event_time_column
+    events = _times_of(frame, event_col)
+    if events is not None:
+        off_day = events.notna() & ((events < low) | (events > high))
+        if off_day.any():
+            failures.append(
+                FailedExpectation(
+                    EVENT_TIME_OUTSIDE_DATE,
+                    event_col,
+                    _outside(events, off_day, event_col, f"outside {day.date()} ± {slack}"),
+                    "Rows filed under the wrong day (a time-zone or parsing fault, a batch "
+                    "renamed or re-sent): training and monitoring would place them in the "
+                    "wrong window.",
+                )
+            )
+        future = events.notna() & (events > limit)
+        if future.any():
+            failures.append(
+                FailedExpectation(
+                    EVENT_TIME_AFTER_NOW,
+                    event_col,
+                    _outside(events, future, event_col, f"after now ({_time_text(now)}) + {slack}"),
+                    "Events from the future (a broken clock, a mis-parsed year): a training "
+                    "cutoff taken from them would treat every label as mature.",
+                )
+            )
+    label_col = contract.label_available_time_column
+    labels = _times_of(frame, label_col) if label_col and not labels_ahead else None
+    if label_col is not None and labels is not None:
+        future = labels.notna() & (labels > limit)
+        if future.any():
+            failures.append(
+                FailedExpectation(
+                    LABEL_TIME_AFTER_NOW,
+                    label_col,
+                    _outside(labels, future, label_col, f"after now ({_time_text(now)}) + {slack}"),
+                    "Labels claimed to be known later than now: a label cannot be in the data "
+                    "before it exists, and training would trust it as matured.",
+                )
+            )
+    return failures
+
+
+@dataclass(frozen=True)
+class AcceptedBatch:
+    """One accepted batch as the index holds it: its content hash and its ids (as text)."""
+
+    batch_id: str
+    sha256: str
+    ids: frozenset[str]
+
+
+def _ids_of(frame: pd.DataFrame, id_column: str) -> list[str]:
+    if id_column not in frame.columns:
+        return []
+    return [str(v) for v in frame[id_column].dropna().unique()]
+
+
+class AcceptedIndex:
+    """What the gate accepted: ``<validated>/.index/<batch_id>.json`` per batch.
+
+    Each file holds ``{"batch_id", "sha256", "id_column", "ids"}`` and is written atomically
+    after the batch's validated copy, so a crash in between leaves a validated batch without an
+    entry: `load` indexes any such batch (and every batch validated before the index existed)
+    from its file. Sixty days of 1,000 ids load in milliseconds.
+    """
+
+    def __init__(self, validated_dir: Path, id_column: str) -> None:
+        self.folder = validated_dir / INDEX_DIR
+        self._validated_dir = validated_dir
+        self._id_column = id_column
+        self._batches: dict[str, AcceptedBatch] = {}
+        self._owner: dict[str, str] = {}
+
+    @classmethod
+    def load(cls, validated_dir: Path, id_column: str) -> AcceptedIndex:
+        """Read the index, first indexing validated batches that have no entry yet."""
+        index = cls(validated_dir, id_column)
+        if index.folder.is_dir():
+            for path in sorted(index.folder.glob("*.json")):
+                if path.name.startswith("."):  # a writer's temporary file
+                    continue
+                record = json.loads(path.read_text())
+                index._remember(
+                    AcceptedBatch(
+                        str(record["batch_id"]),
+                        str(record["sha256"]),
+                        frozenset(str(i) for i in record["ids"]),
+                    )
+                )
+        if validated_dir.is_dir():
+            unindexed = [
+                p
+                for p in sorted(_visible_files(validated_dir))
+                if p.suffix == ".parquet" and p.stem not in index._batches
+            ]
+            for path in unindexed:
+                payload = path.read_bytes()
+                try:
+                    ids = _ids_of(pd.read_parquet(io.BytesIO(payload)), id_column)
+                except Exception:  # accepted once, unreadable now: keep its hash at least
+                    _log.warning("cannot read the ids of validated batch %s", path, exc_info=True)
+                    ids = []
+                index.add(path.stem, hashlib.sha256(payload).hexdigest(), ids)
+            if unindexed:
+                _log.info(
+                    "indexed %d validated batch(es) that had no index entry in %s",
+                    len(unindexed),
+                    index.folder,
+                )
+        return index
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __contains__(self, batch_id: object) -> bool:
+        return batch_id in self._batches
+
+    def _remember(self, batch: AcceptedBatch) -> None:
+        self._batches[batch.batch_id] = batch
+        for value in batch.ids:
+            self._owner.setdefault(value, batch.batch_id)
+
+    def add(self, batch_id: str, sha256: str, ids: Collection[str]) -> None:
+        """Record an accepted batch: its entry file first (atomically), then in memory."""
+        record = {"batch_id": batch_id, "sha256": sha256, "id_column": self._id_column}
+        payload = json.dumps({**record, "ids": sorted(ids)}, separators=(",", ":")).encode()
+        _write_atomically(self.folder / f"{batch_id}.json", payload)
+        self._remember(AcceptedBatch(batch_id, sha256, frozenset(ids)))
+
+    def failures(self, batch_id: str, sha256: str, ids: Collection[str]) -> list[FailedExpectation]:
+        """Why this batch repeats an accepted one (same bytes, or ids seen before); [] if not."""
+        failures: list[FailedExpectation] = []
+        for other in self._batches.values():
+            if other.batch_id != batch_id and other.sha256 == sha256:
+                failures.append(
+                    FailedExpectation(
+                        DUPLICATE_BATCH,
+                        None,
+                        f"identical to accepted batch {other.batch_id} (sha256 {sha256[:12]}…)",
+                        "A batch sent twice under another date: its rows would be trained on "
+                        "and monitored twice.",
+                    )
+                )
+                break
+        seen: dict[str, list[str]] = {}
+        for value in ids:
+            owner = self._owner.get(value)
+            if owner is not None and owner != batch_id:
+                seen.setdefault(owner, []).append(value)
+        if seen:
+            total = sum(len(v) for v in seen.values())
+            ranked = sorted(seen.items(), key=lambda item: (-len(item[1]), item[0]))
+            where = ", ".join(f"{len(v)} in {b}" for b, v in ranked[:3])
+            more = f" and {len(ranked) - 3} other batch(es)" if len(ranked) > 3 else ""
+            examples = ", ".join(sorted(ranked[0][1])[:3])
+            failures.append(
+                FailedExpectation(
+                    IDS_ALREADY_ACCEPTED,
+                    self._id_column,
+                    f"{total} of {len(ids)} {self._id_column} values were accepted before "
+                    f"({where}{more}), e.g. {examples}",
+                    "Rows re-sent in a later batch (a replayed extract, an overlapping "
+                    "export): ids are unique within a batch, and must be across batches too.",
+                )
+            )
+        return failures
+
+
+def _with_gate_failures(
+    outcome: ValidationOutcome, failures: list[FailedExpectation]
+) -> ValidationOutcome:
+    """`outcome` with the gate's own failures appended (its statistics stay the suite's)."""
+    if not failures:
+        return outcome
+    return ValidationOutcome(
+        success=False,
+        failures=[*outcome.failures, *failures],
+        statistics=outcome.statistics,
+        result_json=outcome.result_json,
+    )
+
+
 @dataclass(frozen=True)
 class _Checked:
     outcome: ValidationOutcome
     docs_page: Path | None
+    ids: tuple[str, ...] = ()
 
 
 class ValidationGate:
@@ -647,9 +914,29 @@ class ValidationGate:
     costs more as results accumulate); a failing batch gets its page at once, for quarantine.
     """
 
-    def __init__(self, gx_dir: Path, contract: DatasetContract) -> None:
+    def __init__(
+        self,
+        gx_dir: Path,
+        contract: DatasetContract,
+        *,
+        now: Clock | None = None,
+        labels_ahead: bool = False,
+    ) -> None:
+        """Open nothing yet: the context and the suite are built on first use.
+
+        Args:
+            gx_dir: Project root of the Great Expectations file context.
+            contract: The dataset contract the suite and the gate's checks derive from.
+            now: The run's clock, read once per batch, naive UTC: no event or label-available
+                time may lie after it (plus the contract's ``event_time_tolerance``). Default:
+                the real UTC time; a run in simulated time (the demo) passes its own.
+            labels_ahead: Allow label-available times after now: only for a replay whose
+                batches carry labels ahead of their time (the generator's, in the demo).
+        """
         self._gx_dir = gx_dir
         self._contract = contract
+        self._now: Clock = now or utc_now
+        self._labels_ahead = labels_ahead
         self._validator: BatchValidator | None = None
         self._passed: list[ValidationResultIdentifier] = []
 
@@ -663,7 +950,11 @@ class ValidationGate:
         return self._validator
 
     def check(self, batch_id: str, payload: bytes) -> _Checked:
-        """Validate one batch's bytes; unreadable or mis-named files fail with a reason."""
+        """Validate one batch's bytes; unreadable or mis-named files fail with a reason.
+
+        Runs the suite, then the gate's time checks (`time_failures`, against this gate's
+        clock). Batches accepted before are checked when filing (see `validate_pending`).
+        """
         if not is_batch_id(batch_id):
             return _Checked(
                 _not_validated(
@@ -700,10 +991,18 @@ class ValidationGate:
                 ),
                 None,
             )
-        if outcome.success:
+        suite_passed = outcome.success
+        failures = time_failures(
+            frame, batch_id, self._contract, self._now(), labels_ahead=self._labels_ahead
+        )
+        outcome = _with_gate_failures(outcome, failures)
+        ids = tuple(_ids_of(frame, self._contract.id_column))
+        if suite_passed:
             self._passed.append(identifier)
-            return _Checked(outcome, None)
-        return _Checked(outcome, _data_docs_page(validator.context, identifier))
+            # A batch failing only the gate's own checks gets the gate's page, not a
+            # Data Docs page that shows every expectation met.
+            return _Checked(outcome, None, ids)
+        return _Checked(outcome, _data_docs_page(validator.context, identifier), ids)
 
     def validate_pending(
         self,
@@ -719,8 +1018,12 @@ class ValidationGate:
         ``publish_docs=False`` leaves passing runs out of Data Docs until :meth:`publish_docs`.
         """
         outcomes = []
-        for raw_path in pending_batches(raw_dir, validated_dir, quarantine_dir):
-            outcome = self._file(raw_path, validated_dir, quarantine_dir)
+        pending = pending_batches(raw_dir, validated_dir, quarantine_dir)
+        # Read per call, not kept: another process may have accepted batches since.
+        index = AcceptedIndex.load(validated_dir, self._contract.id_column) if pending else None
+        for raw_path in pending:
+            assert index is not None
+            outcome = self._file(raw_path, validated_dir, quarantine_dir, index)
             outcomes.append(outcome)
             if on_progress is not None:
                 on_progress(outcome.batch_id, outcome)
@@ -728,15 +1031,26 @@ class ValidationGate:
             self.publish_docs()
         return outcomes
 
-    def _file(self, raw_path: Path, validated_dir: Path, quarantine_dir: Path) -> BatchOutcome:
-        """Check one raw batch and copy it to the validated folder or into quarantine."""
+    def _file(
+        self, raw_path: Path, validated_dir: Path, quarantine_dir: Path, index: AcceptedIndex
+    ) -> BatchOutcome:
+        """Check one raw batch and copy it to the validated folder or into quarantine.
+
+        A batch is accepted only if it also repeats no accepted batch (`AcceptedIndex`); its
+        validated copy is written first, then its index entry.
+        """
         batch_id = raw_path.stem
         payload = raw_path.read_bytes()
         sha256 = hashlib.sha256(payload).hexdigest()
         checked = self.check(batch_id, payload)
+        if is_batch_id(batch_id):
+            repeats = index.failures(batch_id, sha256, checked.ids)
+            verdict = _with_gate_failures(checked.outcome, repeats)
+            checked = _Checked(verdict, checked.docs_page, checked.ids)
         if checked.outcome.success:
             destination = validated_dir / raw_path.name
             _write_atomically(destination, payload)
+            index.add(batch_id, sha256, checked.ids)
         else:
             destination = quarantine_dir / batch_id
             if checked.docs_page is not None:
@@ -745,7 +1059,8 @@ class ValidationGate:
             else:
                 note = (
                     "Great Expectations produced no Data Docs page for this file (no validation "
-                    "ran, or the page could not be built); this summary was rendered by the "
+                    "ran, the page could not be built, or only the gate's own checks failed: "
+                    "time sanity, batches accepted before); this summary was rendered by the "
                     "validation gate."
                 )
                 docs = render_outcome_html(batch_id, checked.outcome, note).encode()

@@ -6,8 +6,10 @@ given time. :func:`matured_performance_frame` does that join; :func:`read_predic
 :func:`read_labels` read the JSON-lines logs the serving stage and the label feed write. Field
 names other than the contract's columns come from ``features.vocabulary``.
 
-A log being appended to can end in a half-written line. The readers skip such a last line and
-count it in :attr:`LogRead.skipped_lines`; any other unreadable line is an error.
+A log being appended to can end in a half-written line, and a log written by a server that
+accepted anything may hold lines no reader can use (corrupt JSON, a time pandas cannot hold such
+as year 9999). The readers skip such lines, count them in :attr:`LogRead.skipped_lines` and name
+file and line numbers in :meth:`LogRead.warnings`: one bad line never stops a window.
 """
 
 from __future__ import annotations
@@ -31,54 +33,68 @@ class LogRead:
 
     Attributes:
         frame: One row per log record.
-        skipped_lines: Truncated last lines that were skipped (0 when every line parsed).
+        skipped_lines: Lines that were skipped (0 when every line was usable).
         files: The files that were read.
         missing_files: Files the reader looked for and did not find.
+        skipped: Where the skipped lines were: each file with its line numbers (1-based).
     """
 
     frame: pd.DataFrame
     skipped_lines: int = 0
     files: tuple[Path, ...] = ()
     missing_files: tuple[Path, ...] = field(default=())
+    skipped: tuple[tuple[Path, tuple[int, ...]], ...] = ()
 
     def warnings(self) -> list[str]:
-        """Sentences for a report: skipped lines, with the files they came from."""
+        """Sentences for a report: skipped lines, with the files and line numbers."""
         if not self.skipped_lines:
             return []
-        names = ", ".join(p.name for p in self.files)
+        if not self.skipped:
+            names = ", ".join(p.name for p in self.files)
+            return [f"skipped {self.skipped_lines} truncated or unusable line(s) in {names}"]
+        where = "; ".join(
+            f"{path.name} line(s) {', '.join(str(n) for n in numbers[:10])}"
+            + (", …" if len(numbers) > 10 else "")
+            for path, numbers in self.skipped
+        )
         return [
-            f"skipped {self.skipped_lines} truncated last line(s) while reading {names} "
-            "(a writer was probably still appending)"
+            f"skipped {self.skipped_lines} truncated or unusable line(s) (corrupt JSON, or a "
+            f"time that is not ISO 8601 or out of range): {where}"
         ]
 
 
-def _read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Parse every line; skip and count a bad last line, raise on any other bad line."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _read_json_lines(path: Path) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+    """Parse every line: the records, their line numbers, and the numbers of unusable lines.
+
+    A line that is not a JSON object (a half-written last line, a corrupt one) is skipped.
+    """
+    numbered = [
+        (number, line)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.strip()
+    ]
     try:
         # Fast path: one C-level parse of the whole file (logs grow by thousands of lines a
         # day); any problem falls through to the line-by-line parse, which names the line.
-        parsed = json.loads("[" + ",".join(lines) + "]")
+        parsed = json.loads("[" + ",".join(line for _, line in numbered) + "]")
     except json.JSONDecodeError:
         parsed = None
     if parsed is not None and all(isinstance(record, dict) for record in parsed):
-        return parsed, 0
+        return parsed, [number for number, _ in numbered], []
     records: list[dict[str, Any]] = []
-    skipped = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    numbers: list[int] = []
+    bad: list[int] = []
+    for number, line in numbered:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                skipped += 1
-                continue
-            raise LogFormatError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise LogFormatError(f"{path}:{number}: expected a JSON object, got {record!r:.60}")
-        records.append(record)
-    return records, skipped
+        except json.JSONDecodeError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+            numbers.append(number)
+        else:
+            bad.append(number)
+    return records, numbers, bad
 
 
 def _utc_naive(values: pd.Series, column: str, source: str) -> pd.Series:
@@ -99,33 +115,51 @@ def read_prediction_log(
     event-time column and ``logged_at`` become tz-naive UTC datetimes; the other keys are kept
     as logged.
 
+    Lines that are not a JSON object, and records whose event time or ``logged_at`` is not
+    ISO 8601 or out of pandas' range (e.g. year 9999), are skipped and reported (`LogRead`).
+
     Raises:
-        LogFormatError: a line other than a file's last is not a JSON object, or a time is not
-            ISO 8601.
         ValueError: ``end_date`` is before ``start_date``.
     """
     if end_date < start_date:
         raise ValueError(f"end_date {end_date} is before start_date {start_date}")
-    records: list[dict[str, Any]] = []
-    skipped = 0
+    frames: list[pd.DataFrame] = []
+    skipped: list[tuple[Path, tuple[int, ...]]] = []
     files: list[Path] = []
     missing: list[Path] = []
     day = start_date
-    while day <= end_date:
+    while True:
         path = predictions_dir / f"{day.isoformat()}.jsonl"
         if path.is_file():
-            rows, bad = _read_json_lines(path)
-            records.extend(rows)
-            skipped += bad
+            frame, bad = _prediction_frame(path, contract)
+            frames.append(frame)
+            if bad:
+                skipped.append((path, tuple(bad)))
             files.append(path)
         else:
             missing.append(path)
+        if day >= end_date:  # compared before adding: date.max + 1 day would overflow
+            break
         day += timedelta(days=1)
+    used = [f for f in frames if not f.empty]
+    frame = pd.concat(used, ignore_index=True) if used else pd.DataFrame()
+    count = sum(len(numbers) for _, numbers in skipped)
+    return LogRead(frame, count, tuple(files), tuple(missing), tuple(skipped))
+
+
+def _prediction_frame(path: Path, contract: DatasetContract) -> tuple[pd.DataFrame, list[int]]:
+    """One prediction-log file as rows, and the line numbers skipped (bad JSON or times)."""
+    records, numbers, bad = _read_json_lines(path)
     frame = pd.DataFrame.from_records(records)
+    keep = pd.Series(True, index=frame.index)
     for column in (contract.event_time_column, LOGGED_AT):
         if column in frame.columns:
-            frame[column] = _utc_naive(frame[column], column, str(predictions_dir))
-    return LogRead(frame, skipped, tuple(files), tuple(missing))
+            raw = frame[column]
+            parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+            keep &= parsed.notna() | raw.isna()
+            frame[column] = parsed.dt.tz_convert(None)
+    dropped = [numbers[i] for i in frame.index[~keep]]
+    return frame[keep].reset_index(drop=True), sorted(bad + dropped)
 
 
 def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
@@ -138,7 +172,7 @@ def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
     (times tz-naive UTC; the label-available time is NaT where the record did not carry it).
 
     Raises:
-        LogFormatError: a line other than the last is not a JSON object, a record lacks the id,
+        LogFormatError: a record lacks the id,
             the label or ``received_at``, a label is not one of the contract's two values, or a
             time is not ISO 8601.
     """
@@ -156,7 +190,8 @@ def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
             }
         )
         return LogRead(empty, 0, (), (path,))
-    records, skipped = _read_json_lines(path)
+    records, _, bad = _read_json_lines(path)
+    skipped = len(bad)
     frame = pd.DataFrame.from_records(records)
     required = [id_col, label_col, RECEIVED_AT]
     absent = [c for c in required if c not in frame.columns or frame[c].isna().any()]
@@ -174,7 +209,8 @@ def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
     frame[label_col] = binary.astype("int64")
     frame[RECEIVED_AT] = _utc_naive(frame[RECEIVED_AT], RECEIVED_AT, str(path))
     frame[available_col] = _utc_naive(frame[available_col], available_col, str(path))
-    return LogRead(frame[columns], skipped, (path,), ())
+    where = ((path, tuple(bad)),) if bad else ()
+    return LogRead(frame[columns], skipped, (path,), (), where)
 
 
 def _known_at(

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -290,7 +290,7 @@ def validate(
 def train(
     cutoff: Annotated[
         datetime | None,
-        typer.Option(help="Label cutoff ('now' for labels); default: end of the last batch."),
+        typer.Option(help="Label cutoff: 'now' for the labels (default: the current UTC time)."),
     ] = None,
     home: HomeOption = None,
     contract: ContractOption = None,
@@ -498,7 +498,8 @@ def monitor(
     from pipelines.monitor import grow_window, logged_rows_by_day
 
     rows_by_day = logged_rows_by_day(settings.paths.predictions)
-    day = window.date() if window else max(rows_by_day, default=None)
+    today = datetime.now(UTC).date()
+    day = window.date() if window else max((d for d in rows_by_day if d <= today), default=None)
     if day is None:
         fail(f"no predictions logged in {settings.paths.predictions}: serve and score first")
     if day not in rows_by_day:
@@ -557,6 +558,35 @@ def labels(
 
         count = append_label_file(settings, file)
     console.print(f"appended {count} label(s) to {settings.paths.labels}")
+
+
+@app.command()
+def doctor(
+    stale_hours: Annotated[
+        float, typer.Option(min=0, help="A run RUNNING for longer than this is stale.")
+    ] = 6.0,
+    home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Finish what a killed command left half done, and say what was repaired.
+
+    A promotion or rollback interrupted between its steps (its intent is in the journal, its
+    outcome is not in the audit log) is completed so that the registry and the audit log agree;
+    MLflow runs left RUNNING by a killed training run are marked FAILED. `lifecycle promote`
+    runs the first repair by itself. Safe to run at any time.
+    """
+    from datetime import timedelta
+
+    settings = settings_for(home, contract, config)
+    with user_errors():
+        from pipelines.flows import fail_stale_runs, repair
+
+        done = [*repair(settings), *fail_stale_runs(settings, timedelta(hours=stale_hours))]
+    for line in done:
+        console.print(f"[yellow]repaired:[/] {escape(line)}", highlight=False)
+    if not done:
+        console.print("nothing to repair: the registry and the audit log agree")
 
 
 @app.command()

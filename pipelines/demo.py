@@ -321,6 +321,17 @@ def wait_for_version(client: httpx.Client, version: str, timeout: float) -> bool
     return False
 
 
+class SimulatedClock:
+    """The demo's "now": moved to the end of each replayed day; reads as naive UTC."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        """The simulated time, as the gate's and the server's clocks read it."""
+        return self.now
+
+
 @dataclass(frozen=True)
 class DaySource:
     """The days a demo replays, and the ground truth of what was injected into them.
@@ -478,7 +489,11 @@ def demo_flow(
     say(f"[bootstrap] days 0-{bootstrap - 1}: validate, train, promote ({contract.name})")
     frames = {i: source.make_day(i) for i in range(bootstrap)}
     write_raw_batches(((source.dates[i], f) for i, f in frames.items()), settings.paths.raw)
-    gate = ValidationGate(settings.paths.gx, contract)
+    # Simulated time: "now" is the end of the day being replayed, for the gate's time checks
+    # and the server's event-time window alike. The generators write each row's eventual label
+    # with the batch, so the gate lets label times run ahead of the simulated now.
+    clock = SimulatedClock(end_of_day(source.dates[bootstrap - 1]))
+    gate = ValidationGate(settings.paths.gx, contract, now=clock, labels_ahead=True)
     summary.record_validation(validate_pending(settings, contract, gate, publish_docs=False))
     first = train_flow(settings, cutoff=end_of_day(source.dates[bootstrap - 1]))
     for warning in first.warnings:
@@ -495,7 +510,7 @@ def demo_flow(
 
     # ---- replay through a live server
     config = serving_config(settings, contract, poll_seconds=0.5)
-    app = create_app(config)
+    app = create_app(config, clock=clock)
     pending = PendingLabels()
     references: dict[str, ChampionReference] = {}
     with (
@@ -507,6 +522,7 @@ def demo_flow(
             raise PipelineError(f"the server did not load champion version {champion}")
         for index in range(bootstrap, source.days):
             today = source.dates[index]
+            clock.now = end_of_day(today)
             batch = source.make_day(index)
             write_raw_batches([(today, batch)], settings.paths.raw)
             outcomes = validate_pending(settings, contract, gate, publish_docs=False)

@@ -10,18 +10,33 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from features import vocabulary as vocab
 from features.contract import DatasetContract, load_contract
+from features.model_io import UntrustedModelError
 from features.validation import BatchOutcome, ValidationGate, batch_date
-from pipelines.audit import append_decision, decision_record
+from pipelines.audit import (
+    PROMOTE_INTENT,
+    RECOVERED_NOTE,
+    ROLLBACK_INTENT,
+    RegistryState,
+    append_decision,
+    decision_record,
+    intent_log,
+    plan_completion,
+    promotion_intent,
+    read_decisions,
+    rollback_intent,
+    unfinished_intents,
+)
+from pipelines.faults import checkpoint
 from pipelines.runtime import code_revision
 from pipelines.settings import Settings
 from training import registry
@@ -36,6 +51,7 @@ from training.candidate import (
 from training.config import TrainingConfig
 from training.gate import PromotionDecision, decide_promotion
 from training.model_card import DataWindow, ModelCardInputs, render_model_card
+from training.split import to_naive_utc
 
 STORAGE_RETRIES = 2
 
@@ -224,13 +240,12 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
     """Train a candidate on validated batches and register it as the challenger.
 
     ``cutoff`` is "now" for the labels: only rows whose label was known by then are used. It
-    defaults to the end of the last validated day.
+    defaults to the run's clock (the current UTC time), never to the data's latest time: a
+    batch dated in the future must not make every label look mature.
     """
     contract = contract_of(settings)
-    cut = pd.Timestamp(cutoff) if cutoff is not None else None
+    cut = to_naive_utc(pd.Timestamp(cutoff) if cutoff is not None else pd.Timestamp.now(tz="UTC"))
     frame, lineage = read_validated(settings.paths.validated, cut)
-    if cut is None:
-        cut = pd.Timestamp(frame[contract.event_time_column].max()).ceil("D")
     candidate = build_candidate(frame, contract, cut, settings.training)
     registered = register_candidate(settings, contract, candidate, lineage)
     split = candidate.split
@@ -261,8 +276,18 @@ def compare_with_champion(
     policy = settings.promotion
     target_fpr = settings.training.target_fpr
     reference = registry.load_reference(client, registry.version_run_id(client, name, challenger))
+    try:
+        challenger_model = registry.load_pipeline(name, challenger)
+    except UntrustedModelError as exc:
+        return PromotionDecision(
+            verdict="reject",
+            reason=str(exc),
+            challenger_version=challenger,
+            champion_version=registry.alias_version(client, name, vocab.CHAMPION),
+            numbers={},
+        )
     new_metrics, new_segments = rescore(
-        registry.load_pipeline(name, challenger), reference, contract, target_fpr=target_fpr
+        challenger_model, reference, contract, target_fpr=target_fpr
     )
     warnings = registry.version_warnings(client, name, challenger)
     challenger_scores = scorecard(challenger, new_metrics, new_segments, policy.metric, warnings)
@@ -277,67 +302,122 @@ def compare_with_champion(
 
 
 @task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def record_intent(settings: Settings, intent: dict[str, Any]) -> None:
+    """Write the intent ahead of any registry change (fsynced), so a crash cannot lose it."""
+    append_decision(intent_log(settings.paths.audit_log), intent)
+
+
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def complete_intent(settings: Settings, intent: dict[str, Any], note: str | None = None) -> str:
+    """Carry out what is left of ``intent`` against the registry as it is now; idempotent.
+
+    Planned afresh on every attempt, so a retry (or a later recovery) redoes only what is
+    missing. Returns what was done, in words.
+    """
+    client = registry.connect(settings.resolved_tracking_uri)
+    completion = plan_completion(intent, _registry_state(client, intent), note=note)
+    prefix = "promote" if intent["kind"] == PROMOTE_INTENT else "rollback"
+    name = intent["model"]
+    if completion.set_champion is not None:
+        registry.set_alias(client, name, vocab.CHAMPION, completion.set_champion)
+        checkpoint(f"{prefix}:after_alias")
+    for version, tags in completion.tags.items():
+        registry.tag_version(client, name, version, tags)
+    checkpoint(f"{prefix}:after_tags")
+    if completion.remove_challenger:
+        client.delete_registered_model_alias(name, vocab.CHALLENGER)
+        checkpoint(f"{prefix}:after_challenger_alias")
+    append_decision(settings.paths.audit_log, completion.outcome)
+    return completion.describe()
+
+
 def apply_decision(
     settings: Settings, contract: DatasetContract, decision: PromotionDecision
 ) -> None:
-    """Move the champion alias when promoted; record the decision in the log and as tags."""
+    """Apply a gate decision crash-safely: intent, alias (if promoted), tags, aliases, outcome."""
+    intent = promotion_intent(contract.model_name, decision.to_dict())
+    record_intent(settings, intent)
+    checkpoint("promote:after_intent")
+    complete_intent(settings, intent)
+
+
+def repair(settings: Settings) -> list[str]:
+    """Finish every interrupted promotion or rollback of the settings' model; what was done.
+
+    An intent in the journal without an outcome in the audit log is completed step by step
+    (each step skipped if the registry already shows it) and closed with an outcome record noted
+    "completed after an interrupted run". Afterwards the audit log matches the registry. Safe to
+    run at any time; an empty list means nothing was left unfinished.
+    """
+    return [line for _, line in _complete_interrupted(settings)]
+
+
+def fail_stale_runs(settings: Settings, older_than: timedelta) -> list[str]:
+    """Mark the experiment's runs still RUNNING after ``older_than`` as FAILED; what was done.
+
+    A training process killed mid-run leaves its MLflow run RUNNING forever; nothing else
+    will ever end it.
+    """
     client = registry.connect(settings.resolved_tracking_uri)
-    name = contract.model_name
-    at = datetime.now(UTC)
-    gate = vocab.GATE_TAG_PREFIX
-    if decision.promoted:
-        registry.set_alias(client, name, vocab.CHAMPION, decision.challenger_version)
-        if decision.champion_version is not None:
-            registry.tag_version(
-                client,
-                name,
-                decision.challenger_version,
-                {vocab.PREVIOUS_CHAMPION_TAG: decision.champion_version},
-            )
-            registry.tag_version(
-                client,
-                name,
-                decision.champion_version,
-                {vocab.REPLACED_BY_TAG: decision.challenger_version},
-            )
-    registry.tag_version(
-        client,
-        name,
-        decision.challenger_version,
-        {
-            f"{gate}verdict": decision.verdict,
-            f"{gate}reason": decision.reason,
-            f"{gate}compared_with": decision.champion_version or "none",
-            f"{gate}numbers": decision.numbers,
-            f"{gate}warnings": list(decision.warnings),
-            f"{gate}at": at.isoformat(),
-        },
+    experiment = client.get_experiment_by_name(contract_of(settings).experiment_name)
+    if experiment is None:
+        return []
+    limit_ms = (datetime.now(UTC) - older_than).timestamp() * 1000
+    done = []
+    for run in client.search_runs(
+        [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
+    ):
+        if run.info.start_time is not None and run.info.start_time < limit_ms:
+            client.set_terminated(run.info.run_id, status="FAILED")
+            done.append(f"MLflow run {run.info.run_id} was left RUNNING: marked FAILED")
+    return done
+
+
+def _complete_interrupted(settings: Settings) -> list[tuple[dict[str, Any], str]]:
+    """Complete the unfinished intents, oldest first; each with what was done."""
+    audit_log = settings.paths.audit_log
+    pending = unfinished_intents(
+        read_decisions(intent_log(audit_log)),
+        read_decisions(audit_log),
+        contract_of(settings).model_name,
     )
-    if registry.alias_version(client, name, vocab.CHALLENGER) == decision.challenger_version:
-        client.delete_registered_model_alias(name, vocab.CHALLENGER)
-    append_decision(
-        settings.paths.audit_log,
-        decision_record(
-            decision.verdict,
-            decision.reason,
-            subject={
-                "model": name,
-                "challenger_version": decision.challenger_version,
-                "champion_version": decision.champion_version,
-                "champion_after": decision.challenger_version
-                if decision.promoted
-                else decision.champion_version,
-                "warnings": list(decision.warnings),
-            },
-            numbers=decision.numbers,
-            at=at,
-        ),
+    done = []
+    for intent in pending:
+        line = complete_intent.fn(settings, dict(intent), note=RECOVERED_NOTE)
+        done.append((dict(intent), line))
+    return done
+
+
+def _registry_state(client: Any, intent: dict[str, Any]) -> RegistryState:
+    """The model's aliases and the tags of the versions ``intent`` names."""
+    name = intent["model"]
+    named = (
+        intent.get("challenger_version"),
+        intent.get("champion_version"),
+        intent.get("from_version"),
+        intent.get("to_version"),
+    )
+    return RegistryState(
+        champion=registry.alias_version(client, name, vocab.CHAMPION),
+        challenger=registry.alias_version(client, name, vocab.CHALLENGER),
+        tags={v: registry.version_tags(client, name, v) for v in named if v is not None},
     )
 
 
 @flow(name="promote")
 def promote_flow(settings: Settings, version: str | None = None) -> PromotionDecision:
-    """Run the promotion gate on ``version`` (default: the version holding ``challenger``)."""
+    """Run the promotion gate on ``version`` (default: the version holding ``challenger``).
+
+    An interrupted promotion or rollback is finished first. If that was the promotion this
+    command was asked for (no ``version``, or the same one), its decision is returned as is.
+    """
+    logger = get_run_logger()
+    recovered = _complete_interrupted(settings)
+    for _, line in recovered:
+        logger.warning(line)
+    promotions = [intent for intent, _ in recovered if intent["kind"] == PROMOTE_INTENT]
+    if promotions and version in (None, promotions[-1]["challenger_version"]):
+        return _decision_of(promotions[-1])
     contract = contract_of(settings)
     name = contract.model_name
     client = registry.connect(settings.resolved_tracking_uri)
@@ -354,6 +434,19 @@ def promote_flow(settings: Settings, version: str | None = None) -> PromotionDec
     return decision
 
 
+def _decision_of(intent: dict[str, Any]) -> PromotionDecision:
+    """The gate decision a promote intent carries (as recorded, numbers included)."""
+    return PromotionDecision(
+        verdict=intent["verdict"],
+        reason=intent["reason"],
+        challenger_version=intent["challenger_version"],
+        champion_version=intent["champion_version"],
+        numbers=dict(intent["numbers"]),
+        breached_segments=tuple(intent["breached_segments"]),
+        warnings=tuple(intent["warnings"]),
+    )
+
+
 @dataclass(frozen=True)
 class RollbackResult:
     """Which version lost the champion alias and which got it back."""
@@ -365,7 +458,19 @@ class RollbackResult:
 
 @flow(name="rollback")
 def rollback_flow(settings: Settings, reason: str) -> RollbackResult:
-    """Move ``champion`` back to the version it replaced, and record why."""
+    """Move ``champion`` back to the version it replaced, and record why.
+
+    An interrupted promotion or rollback is finished first; if that was a rollback, it is the
+    result (a re-run after a crash does not roll back a second step).
+    """
+    logger = get_run_logger()
+    recovered = _complete_interrupted(settings)
+    for _, line in recovered:
+        logger.warning(line)
+    rollbacks = [intent for intent, _ in recovered if intent["kind"] == ROLLBACK_INTENT]
+    if rollbacks:
+        last = rollbacks[-1]
+        return RollbackResult(last["from_version"], last["to_version"], last["reason"])
     client = registry.connect(settings.resolved_tracking_uri)
     name = contract_of(settings).model_name
     current = registry.alias_version(client, name, vocab.CHAMPION)
@@ -377,20 +482,10 @@ def rollback_flow(settings: Settings, reason: str) -> RollbackResult:
             f"champion version {current} of '{name}' replaced no earlier champion: "
             "there is nothing to roll back to"
         )
-    registry.set_alias(client, name, vocab.CHAMPION, previous)
-    at = datetime.now(UTC)
-    registry.tag_version(
-        client, name, current, {"rolled_back": "true", "rollback.reason": reason, "rollback.at": at}
-    )
-    append_decision(
-        settings.paths.audit_log,
-        decision_record(
-            "rollback",
-            reason,
-            subject={"model": name, "from_version": current, "to_version": previous},
-            at=at,
-        ),
-    )
+    intent = rollback_intent(name, current, previous, reason)
+    record_intent(settings, intent)
+    checkpoint("rollback:after_intent")
+    complete_intent(settings, intent)
     return RollbackResult(from_version=current, to_version=previous, reason=reason)
 
 

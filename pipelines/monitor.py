@@ -100,7 +100,11 @@ def grow_window(
 
 
 def logged_rows_by_day(predictions_dir: Path) -> dict[date, int]:
-    """Predictions logged per event day, counted from the log files' lines."""
+    """Predictions logged per event day, counted from the log files' lines.
+
+    A file dated in the future (a client's clock far ahead) is counted like any other; callers
+    pick their window among the days up to today.
+    """
     counts: dict[date, int] = {}
     if not predictions_dir.is_dir():
         return counts

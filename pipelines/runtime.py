@@ -26,6 +26,7 @@ def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         # MLflow's INFO lines (database migrations, environment inference) are not for users.
         "MLFLOW_LOGGING_LEVEL": "ERROR",
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",  # we load via features.model_io only
         "PREFECT_HOME": str(settings.paths.prefect),
         # The ephemeral server needs ~12 s to start on 2 busy cores; the 20 s default is tight.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

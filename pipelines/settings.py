@@ -227,7 +227,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
     A misspelt or outdated variable would otherwise be ignored without a word.
     """
-    known = set(_setting_names(Settings, ENV_PREFIX)) | {CONFIG_FILE_VARIABLE}
+    known = set(_setting_names(Settings, ENV_PREFIX)) | {CONFIG_FILE_VARIABLE, "LIFECYCLE_FAULT"}
     problems = []
     for variable in sorted(k for k in environ if k.upper().startswith(ENV_PREFIX)):
         if variable.upper() in known:

@@ -17,16 +17,23 @@ Routes:
 - ``GET /metrics``: Prometheus text.
 
 Every response carries ``X-Request-ID``; every error is JSON shaped as
-:class:`~serving.schemas.ErrorBody`. Client mistakes are 4xx (422 for invalid bodies, naming each
-bad field), never 5xx; 503 means no model is loaded yet.
+:class:`~serving.schemas.ErrorBody`. Client mistakes are 4xx, never 5xx: 422 for an invalid or
+unparseable body (naming each bad field, or the JSON decoder's reason), 413 for a body larger
+than ``max_body_bytes``, 415 for a body not sent as ``application/json``; 503 means no model is
+loaded yet. Event times (and label times) must lie within ``max_event_time_past`` before and
+``max_event_time_future`` after the app's clock.
 """
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.message
 import logging
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
@@ -66,16 +73,25 @@ from serving.model_store import (
     RefreshOutcome,
     utc_now,
 )
-from serving.prediction_log import LabelLog, PredictionLogWriter, ScoredBatch, label_records
+from serving.prediction_log import (
+    LabelLog,
+    PredictionLogWriter,
+    ScoredBatch,
+    label_records,
+    to_utc_naive,
+)
 from serving.schemas import (
     ApiSchemas,
     ErrorBody,
+    FieldError,
     Health,
     LabelsAccepted,
     ModelInfo,
     Ready,
     SwapErrorOut,
     build_api_schemas,
+    clean_loc,
+    dotted,
     field_errors,
     row_values,
 )
@@ -93,8 +109,37 @@ Responses = dict[int | str, dict[str, Any]]
 API_VERSION = "1"
 
 
+JSON_PATHS = frozenset({"/v1/predict", "/v1/labels"})
+PARSE_ERROR_DETAIL = "There was an error parsing the body"  # FastAPI's words for its 400
+
+
 class ServiceUnavailableError(RuntimeError):
     """The server cannot answer this request right now (no model loaded, log not writable)."""
+
+
+class RecentIds:
+    """The last ``capacity`` distinct ids scored by this process (thread-safe, bounded memory)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[Any, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, ids: Iterable[Any]) -> None:
+        """Remember ``ids`` as the most recent, forgetting the oldest beyond the capacity."""
+        if self.capacity == 0:
+            return
+        with self._lock:
+            for row_id in ids:
+                self._ids[row_id] = None
+                self._ids.move_to_end(row_id)
+            while len(self._ids) > self.capacity:
+                self._ids.popitem(last=False)
+
+    def count_known(self, ids: Iterable[Any]) -> int:
+        """How many of ``ids`` are remembered (each occurrence counts)."""
+        with self._lock:
+            return sum(1 for row_id in ids if row_id in self._ids)
 
 
 @dataclass
@@ -107,6 +152,7 @@ class Services:
     metrics: ServingMetrics
     prediction_log: PredictionLogWriter
     label_log: LabelLog
+    scored_ids: RecentIds
     model_calls: SingleThreadedModelCalls = field(default_factory=SingleThreadedModelCalls)
 
     def refresh(self) -> RefreshOutcome:
@@ -214,6 +260,101 @@ class RequestContextMiddleware:
             )
 
 
+def json_content_type_problem(content_type: str | None) -> str | None:
+    """Why a request body of this Content-Type is not accepted as JSON, or None if it is.
+
+    Exactly ``application/json`` is accepted, with at most a ``charset=utf-8`` parameter;
+    ``application/<x>+json``, ``text/plain`` or no Content-Type are refused, so a body is never
+    parsed as JSON unless the client said it is JSON.
+    """
+    expected = "send the body as JSON with 'Content-Type: application/json'"
+    if not content_type:
+        return f"The request has no Content-Type: {expected}."
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_type() != "application/json":
+        return f"Content-Type '{content_type[:100]}' is not accepted: {expected}."
+    params = {k.lower(): v for k, v in (message.get_params() or [])[1:]}
+    charset = str(params.pop("charset", "utf-8")).lower()
+    if charset not in ("utf-8", "utf8") or params:
+        return f"Content-Type '{content_type[:100]}' is not accepted: {expected} (UTF-8)."
+    return None
+
+
+class BodyGuardMiddleware:
+    """Refuses a body before FastAPI parses it: too large (413) or not JSON (415).
+
+    The size is checked on ``Content-Length`` first (no byte read), then on the bytes actually
+    received (a chunked or lying client), so the server never holds more than ``max_bytes`` of
+    one request. Bodies of the JSON routes are read here and handed on as one message.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, json_paths: frozenset[str]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.json_paths = json_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send, 413, self._too_large())
+            return
+        if scope["path"] not in self.json_paths or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, 413, self._too_large())
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body:  # an empty body reaches FastAPI, which names the missing body (422)
+            problem = json_content_type_problem(headers.get("content-type"))
+            if problem is not None:
+                await self._refuse(scope, receive, send, 415, problem)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return (
+            f"The request body is larger than {self.max_bytes} bytes (max_body_bytes): "
+            "send fewer rows per request."
+        )
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+        request_id = scope.get("state", {}).get("request_id")
+        body = ErrorBody(detail=detail, request_id=request_id)
+        # The client may still be sending: close the connection after this answer.
+        response = JSONResponse(
+            body.model_dump(mode="json"), status_code=status, headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)
+
+
 def _request_id_of(request: Request) -> str | None:
     return cast(str | None, request.scope.get("state", {}).get("request_id"))
 
@@ -232,14 +373,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         detail = f"Invalid request ({len(errors)} problem(s)): {shown}{more}"
-        content_type = request.headers.get("content-type", "")
-        if request.method == "POST" and "json" not in content_type:
-            detail += ". Send the body as JSON with 'Content-Type: application/json' (got "
-            detail += f"'{content_type or 'none'}')."
         return _error(request, 422, ErrorBody(detail=detail, errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == PARSE_ERROR_DETAIL:
+            # FastAPI's answer when the JSON decoder fails with something other than a
+            # JSONDecodeError (bytes that are not UTF-8, nesting too deep): a malformed body.
+            cause = exc.__cause__
+            reason = (
+                "the body is not UTF-8 text"
+                if isinstance(cause, UnicodeDecodeError)
+                else f"{type(cause).__name__ if cause else 'unreadable'}"
+            )
+            error = FieldError(
+                field="body",
+                loc=["body"],
+                message=f"Malformed JSON body: {reason}",
+                type="json_invalid",
+            )
+            detail = f"Invalid request (1 problem(s)): body: {error.message}"
+            return _error(request, 422, ErrorBody(detail=detail, errors=[error]))
         return _error(
             request,
             exc.status_code,
@@ -326,6 +480,63 @@ def example_row(contract: DatasetContract, row_id: str | int | None = None) -> d
     return item
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """The event times a request may carry: from ``past`` before now to ``future`` after it."""
+
+    past: dt.timedelta
+    future: dt.timedelta
+
+    def problems(
+        self, items: Sequence[Mapping[str, Any]], column: str, now: dt.datetime, single: bool
+    ) -> list[FieldError]:
+        """One error per item whose ``column`` lies outside the window around ``now``.
+
+        ``now`` is the app's clock (tz-naive UTC); a naive time is UTC. ``single`` tells whether
+        the body was one object (errors on ``body.<column>``) or an array (``body[i].<column>``).
+        """
+        earliest, latest = now - self.past, now + self.future
+        errors: list[FieldError] = []
+        for index, item in enumerate(items):
+            value = item.get(column)
+            if value is None:
+                continue
+            try:
+                inside = earliest <= to_utc_naive(value) <= latest
+            except OverflowError:  # e.g. year 9999 with a negative offset
+                inside = False
+            if inside:
+                continue
+            loc = clean_loc(["body", column] if single else ["body", index, column])
+            errors.append(
+                FieldError(
+                    field=dotted(loc),
+                    loc=loc,
+                    message=(
+                        f"{column} {value.isoformat()} is outside the accepted window "
+                        f"{earliest.isoformat()}Z .. {latest.isoformat()}Z (UTC; "
+                        "max_event_time_past / max_event_time_future around the server's clock)"
+                    ),
+                    type="time_out_of_window",
+                )
+            )
+        return errors
+
+    def check(
+        self, items: Sequence[Mapping[str, Any]], column: str, now: dt.datetime, single: bool
+    ) -> None:
+        """Raise a 422 naming each item whose ``column`` lies outside the window.
+
+        Raises:
+            RequestValidationError: Some time is outside the window.
+        """
+        errors = self.problems(items, column, now, single)
+        if errors:
+            raise RequestValidationError(
+                [{"type": e.type, "loc": tuple(e.loc), "msg": e.message} for e in errors]
+            )
+
+
 def prediction_answers(
     contract: DatasetContract,
     request_id: str,
@@ -368,6 +579,7 @@ def create_app(
     schemas = build_api_schemas(contract, settings.max_batch)
     metrics = ServingMetrics()
     guard = Depends(api_key_guard(settings.api_key_value()))
+    window = TimeWindow(settings.max_event_time_past, settings.max_event_time_future)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -384,6 +596,7 @@ def create_app(
             metrics=metrics,
             prediction_log=writer,
             label_log=LabelLog(config.labels_dir),
+            scored_ids=RecentIds(settings.remembered_scored_ids),
         )
         metrics.bind_log_pending(lambda: writer.pending)
         writer.start()
@@ -412,11 +625,26 @@ def create_app(
             422: {"model": ErrorBody, "description": "Invalid request; `errors` names each field"},
         },
     )
+    # Added last = outermost: the request id and metrics cover the body guard's answers too.
+    app.add_middleware(
+        BodyGuardMiddleware, max_bytes=settings.max_body_bytes, json_paths=JSON_PATHS
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _install_error_handlers(app)
 
-    error_401: Responses = {401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"}}
+    error_401: Responses = (
+        {401: {"model": ErrorBody, "description": "Missing or wrong X-API-Key"}}
+        if settings.api_key is not None
+        else {}
+    )
     error_503: Responses = {503: {"model": ErrorBody, "description": "No model loaded yet"}}
+    body_errors: Responses = {
+        413: {"model": ErrorBody, "description": "Body larger than max_body_bytes"},
+        415: {
+            "model": ErrorBody,
+            "description": "Body not sent as 'Content-Type: application/json' (UTF-8)",
+        },
+    }
 
     # The request types are built from the contract at runtime, so the type checker sees them
     # as Any; FastAPI reads the real types from the annotations.
@@ -428,14 +656,16 @@ def create_app(
     @app.post(
         "/v1/predict",
         response_model=schemas.predict_response,
-        responses={**error_401, **error_503},
+        responses={**error_401, **body_errors, **error_503},
         dependencies=[guard],
         tags=["scoring"],
         description=(
             "Score one row (object in, object out) or a batch (array in, array out). "
             f"`{score}` is the probability that `{contract.label_column}` is "
             f"{contract.positive!r}; `decision` is 1 when `{score} >= threshold`, else 0. "
-            "Every scored row is appended to the prediction log."
+            "Every scored row is appended to the prediction log. "
+            f"`{contract.event_time_column}` must lie within the server's window around now "
+            f"({settings.max_event_time_past} before, {settings.max_event_time_future} after)."
         ),
     )
     def predict(
@@ -459,12 +689,14 @@ def create_app(
         items = body if isinstance(body, list) else [body]
         rows = [row_values(item) for item in items]
         received_at = clock()
+        window.check(rows, contract.event_time_column, received_at, not isinstance(body, list))
         frame = feature_frame(rows, contract)
         with services.model_calls.limit():
             scores = positive_probabilities(loaded.model, frame)
         flags = decisions(scores, loaded.threshold)
         score_list = scores.tolist()
         flag_list = flags.tolist()
+        services.scored_ids.add(row[contract.id_column] for row in rows)
         services.prediction_log.submit(
             ScoredBatch(
                 request_id=request_id,
@@ -484,7 +716,11 @@ def create_app(
     @app.post(
         "/v1/labels",
         response_model=LabelsAccepted,
-        responses={**error_401, 503: {"model": ErrorBody, "description": "Label log unwritable"}},
+        responses={
+            **error_401,
+            **body_errors,
+            503: {"model": ErrorBody, "description": "Label log unwritable"},
+        },
         dependencies=[guard],
         tags=["scoring"],
     )
@@ -494,7 +730,10 @@ def create_app(
         request_id: RequestIdDep,
     ) -> LabelsAccepted:
         """Append labels that became known after scoring; on disk when this returns."""
-        records = label_records([row_values(label) for label in body], contract, clock())
+        values = [row_values(label) for label in body]
+        now = clock()
+        window.check(values, contract.label_available_field, now, single=False)
+        records = label_records(values, contract, now)
         try:
             written = services.label_log.append(records)
         except OSError as exc:
@@ -502,7 +741,8 @@ def create_app(
             raise ServiceUnavailableError(
                 f"The label log cannot be written ({exc.strerror}); retry later."
             ) from exc
-        return LabelsAccepted(request_id=request_id, accepted=written)
+        matched = services.scored_ids.count_known(v[contract.id_column] for v in values)
+        return LabelsAccepted(request_id=request_id, accepted=written, matched=matched)
 
     @app.get(
         "/v1/model",

@@ -3,7 +3,8 @@
 With a key configured, ``/v1/*`` and ``/metrics`` require the header ``X-API-Key`` equal to it
 (compared in constant time, so response timing does not reveal how much of a guess matched);
 ``/health`` and ``/ready`` stay open for probes. Without a key, the dependency lets everything
-through. The header is declared as an OpenAPI security scheme, so ``/docs`` offers to set it.
+through. With a key, the header is declared as an OpenAPI security scheme (so ``/docs`` offers to
+set it); without one, the spec declares no scheme, as the server asks for none.
 """
 
 from __future__ import annotations
@@ -29,18 +30,24 @@ def keys_match(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def api_key_guard(expected: str | None) -> Callable[[str | None], None]:
+def api_key_guard(expected: str | None) -> Callable[..., None]:
     """A dependency that enforces ``expected`` (or nothing, when it is None).
+
+    Without a key the dependency takes no parameter, so the OpenAPI spec declares no scheme.
 
     Raises (from the dependency):
         HTTPException: 401 when the header is missing or wrong.
     """
+    if expected is None:
+
+        def open_access() -> None:
+            return None
+
+        return open_access
 
     def require_api_key(
         given: Annotated[str | None, Security(api_key_scheme)] = None,
     ) -> None:
-        if expected is None:
-            return
         if given is None:
             raise HTTPException(
                 status_code=status.HTTP_401_UNAUTHORIZED,

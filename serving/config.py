@@ -9,6 +9,7 @@ the project settings; tests build one directly. Nothing in :mod:`serving` reads 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,39 @@ class ServingSettings(BaseModel):
     )
     max_batch: int = Field(
         default=1000, ge=1, le=100_000, description="Most rows accepted in one predict request."
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest request body accepted, in bytes (2 MiB: about 2 KB per row of a full "
+            "batch); a larger one is refused with 413 before it is parsed."
+        ),
+    )
+    max_event_time_future: dt.timedelta = Field(
+        default=dt.timedelta(days=7),
+        ge=dt.timedelta(0),
+        description=(
+            "How far after the app's clock an event time (or a label's availability time) may "
+            "lie; a later one is refused with 422."
+        ),
+    )
+    max_event_time_past: dt.timedelta = Field(
+        default=dt.timedelta(days=400),
+        ge=dt.timedelta(0),
+        description=(
+            "How far before the app's clock an event time (or a label's availability time) may "
+            "lie; an earlier one is refused with 422. A replay of older data widens it, or "
+            "gives the app a clock that follows the replay."
+        ),
+    )
+    remembered_scored_ids: int = Field(
+        default=1_000_000,
+        ge=0,
+        description=(
+            "How many of the most recently scored ids the process remembers, to tell how many "
+            "posted labels match a scored row (`matched` in the labels answer)."
+        ),
     )
 
     @field_validator("api_key")

@@ -4,13 +4,18 @@ Uses an explicit :class:`~mlflow.MlflowClient` for the tracking URI it is given 
 process-wide MLflow URIs, so a server and a training run in the same process cannot point each
 other at the wrong store. A version is fetched by downloading its artifact folder once (the
 version's download URI resolved by that client) and loading both the sklearn Pipeline and the
-logged input example from the local copy.
+logged input example from the local copy. The Pipeline is loaded by
+``features.model_io.load_trusted_pipeline`` (skops with the project's allowlist, never pickle or
+MLflow's own loader); the input example is JSON. A refused version fails with a
+:class:`ModelLoadError` whose message starts with "refused: untrusted serialization".
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -19,11 +24,19 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
+from features.model_io import UntrustedModelError, load_trusted_pipeline
 from serving.model_store import Candidate, ModelLoadError, SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 
 _NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
+def _without(message: str, folder: str) -> str:
+    """``message`` with the temporary download folder left out (clients see swap reasons)."""
+    for shown in {os.path.realpath(folder), folder}:
+        message = message.replace(shown + os.sep, "").replace(shown, "<download>")
+    return message
 
 
 def _as_frame(example: Any) -> pd.DataFrame | None:
@@ -78,22 +91,28 @@ class MlflowModelSource:
             ModelLoadError: The version, its artifacts or its model file cannot be loaded.
         """
         name = self._model_name
-        try:
-            info = self._client.get_model_version(name, version)
-            uri = self._client.get_model_version_download_uri(name, version)
-            with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
+            try:
+                info = self._client.get_model_version(name, version)
+                uri = self._client.get_model_version_download_uri(name, version)
                 local = mlflow.artifacts.download_artifacts(
                     artifact_uri=uri, dst_path=tmp, tracking_uri=self._tracking_uri
                 )
-                model = mlflow.sklearn.load_model(local)
+                model = load_trusted_pipeline(Path(local))
+                # The example is JSON (``input_example.json``): reading it unpickles nothing.
                 example = Model.load(local).load_input_example(local)
-        except ModelLoadError:
-            raise
-        except Exception as exc:
-            message = exc.message if isinstance(exc, MlflowException) else str(exc)
-            raise ModelLoadError(
-                f"cannot load '{name}' version {version}: {type(exc).__name__}: {message}"
-            ) from exc
+            except UntrustedModelError as exc:
+                raise ModelLoadError(
+                    f"{_without(str(exc), tmp)} ('{name}' version {version})"
+                ) from None
+            except ModelLoadError:
+                raise
+            except Exception as exc:
+                message = exc.message if isinstance(exc, MlflowException) else str(exc)
+                raise ModelLoadError(
+                    f"cannot load '{name}' version {version}: {type(exc).__name__}: "
+                    f"{_without(message, tmp)}"
+                ) from exc
         run_id = str(info.run_id) if info.run_id else None
         return Candidate(
             version=str(info.version),

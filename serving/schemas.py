@@ -14,6 +14,10 @@ what the model was trained on and answers in the contract's words:
   string for text labels, a JSON integer for int labels; ``"1"`` is not ``1``) and, optionally,
   when the label became known.
 
+Text (ids and string columns) refuses control characters (C0, DEL and C1: NUL, newline, escape,
+...), so a value cannot forge log lines or hide in a terminal. Every datetime in a response
+carries its UTC offset (the server keeps tz-naive UTC internally).
+
 Numbers are strict: ``"12.5"`` or ``true`` is rejected instead of being coerced, and ``NaN`` or
 ``Infinity`` is rejected. Unknown fields are rejected (``extra="forbid"``) so that a misspelt
 column fails loudly instead of being silently ignored. A column whose name pydantic cannot use
@@ -27,11 +31,13 @@ objects; it answers with one prediction object or an array in the same order.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -56,6 +62,11 @@ SINGLE_TAG = "row"
 BATCH_TAG = "rows"
 MAX_LABELS = 10_000
 ID_MAX_LENGTH = 256
+
+#: C0 controls, DEL and C1 controls: refused in any text of a request.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: The same rule as a JSON-schema pattern, so the OpenAPI spec says what the server accepts.
+NO_CONTROL_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
 
 _REQUEST_CONFIG = ConfigDict(extra="forbid", protected_namespaces=(), frozen=True)
 _RESPONSE_CONFIG = ConfigDict(protected_namespaces=())
@@ -96,6 +107,26 @@ def strict_choice(values: Sequence[Value]) -> Any:
     return Annotated[Literal[tuple(values)], BeforeValidator(exact_type)]
 
 
+def refuse_control_characters(value: str) -> str:
+    """``value`` unchanged, or a ``control_character`` error naming the first one and where."""
+    found = CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "Text must not contain control characters; found U+{code} at position {position}",
+            {"code": f"{ord(found.group()):04X}", "position": found.start()},
+        )
+    return value
+
+
+#: A JSON string without control characters (the check and its OpenAPI pattern).
+Text = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"pattern": NO_CONTROL_PATTERN}),
+    AfterValidator(refuse_control_characters),
+]
+
+
 def column_annotation(name: str, spec: ColumnSpec) -> Any:
     """The pydantic type of one contract column's value (without nullability).
 
@@ -115,7 +146,7 @@ def column_annotation(name: str, spec: ColumnSpec) -> Any:
             int, Field(strict=True, ge=_bound(spec.min, True), le=_bound(spec.max, True))
         ]
     if spec.dtype == "string":
-        return Annotated[str, Field(strict=True)]
+        return Text
     if spec.dtype == "datetime":
         return dt.datetime
     raise SchemaError(f"column '{name}' ({spec.dtype}) declares no categories")
@@ -137,12 +168,12 @@ def _text_or_integer_id(value: object) -> object:
             "An id has 1 to {max_length} characters, got {length}",
             {"max_length": ID_MAX_LENGTH, "length": len(value)},
         )
-    return value
+    return refuse_control_characters(value)
 
 
 def id_annotation(contract: DatasetContract) -> Any:
     """The id's type: a non-empty string, or also a JSON integer when the contract's id is int."""
-    text = Annotated[str, Field(strict=True, min_length=1, max_length=ID_MAX_LENGTH)]
+    text = Annotated[Text, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=None)]
     if contract.columns[contract.id_column].dtype == "int":
         return Annotated[text | int, BeforeValidator(_text_or_integer_id)]
     return text
@@ -324,11 +355,29 @@ def build_api_schemas(contract: DatasetContract, max_batch: int) -> ApiSchemas:
 # ----------------------------------------------------------------------------- responses
 
 
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` with its UTC offset: a naive time is UTC (the project's convention)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+#: A response datetime: always serialized with its offset (``...+00:00``), as OpenAPI's
+#: ``date-time`` format requires.
+UtcDatetime = Annotated[dt.datetime, AfterValidator(as_utc)]
+
+
 class LabelsAccepted(BaseModel):
     """Acknowledgement that labels were appended to the label log."""
 
     request_id: str
     accepted: int = Field(description="Number of label records written.")
+    matched: int = Field(
+        description=(
+            "How many of them carry the id of a row this server process scored (among the "
+            "most recently scored ids it remembers; labels for rows scored before a restart "
+            "or by another replica are not counted). Labels that match nothing cannot be "
+            "joined by monitoring."
+        )
+    )
 
 
 class SwapErrorOut(BaseModel):
@@ -336,7 +385,7 @@ class SwapErrorOut(BaseModel):
 
     version: str
     reason: str
-    at: dt.datetime
+    at: UtcDatetime
 
 
 class ModelInfo(BaseModel):
@@ -363,7 +412,7 @@ class ModelInfo(BaseModel):
         description="Caveats the training run recorded (e.g. a holdout with few positives)."
     )
     metrics: dict[str, float] = Field(description="Holdout metrics of the training run.")
-    loaded_at: dt.datetime
+    loaded_at: UtcDatetime
     last_swap_error: SwapErrorOut | None
 
 

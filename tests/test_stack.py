@@ -58,7 +58,7 @@ def test_sklearn_mlflow_skops_roundtrip(tmp_path: Path) -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from training.fit import SKOPS_TRUSTED_TYPES
+    from features.model_io import SKOPS_TRUSTED_TYPES
 
     frame = _frame()
     pipe = Pipeline(

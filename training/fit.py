@@ -22,15 +22,6 @@ from threadpoolctl import threadpool_limits
 
 from features.contract import DatasetContract, ModelParams
 
-SKOPS_TRUSTED_TYPES: list[str] = [
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-]
-"""Types skops must be told to trust, beyond its defaults, to load the fitted Pipeline.
-
-Exactly what ``skops.io.get_untrusted_types`` reports for a fitted `build_pipeline` (a test keeps
-this list minimal and sufficient); pass it as ``skops_trusted_types`` when logging to MLflow.
-"""
-
 
 class FitError(ValueError):
     """The training frame cannot be fitted; the message says which column or value is wrong."""

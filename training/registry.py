@@ -23,8 +23,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
+from features.model_io import SKOPS_TRUSTED_TYPES, ModelFolderError, load_trusted_pipeline
 from features.vocabulary import WARNINGS_TAG, warnings_from_tag
-from training.fit import SKOPS_TRUSTED_TYPES
 
 REFERENCE_ARTIFACT = "reference/reference.parquet"
 MODEL_CARD_ARTIFACT = "model_card.md"
@@ -207,14 +207,31 @@ def version_run_id(client: MlflowClient, name: str, version: str) -> str:
 
 
 def load_pipeline(name: str, version: str) -> Pipeline:
-    """Load a registered version as the sklearn Pipeline it was logged as."""
-    try:
-        model: Pipeline = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    except MlflowException as exc:
-        raise RegistryError(
-            f"cannot load model '{name}' version {version}: {exc.message}"
-        ) from None
-    return model
+    """Load a registered version as the sklearn Pipeline it was logged as, trusting only skops.
+
+    The version's artifacts are downloaded from the registry MLflow currently points at (see
+    :func:`connect`) and loaded by ``features.model_io.load_trusted_pipeline``: a version
+    serialized any other way is refused, never deserialized.
+
+    Raises:
+        UntrustedModelError: The version declares another flavor or serialization than skops, or
+            holds types outside the project's allowlist (propagated unchanged).
+        RegistryError: The version or its artifacts cannot be downloaded or read.
+    """
+    with tempfile.TemporaryDirectory(prefix="registry-model-") as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=tmp
+            )
+        except (MlflowException, OSError) as exc:
+            message = exc.message if isinstance(exc, MlflowException) else str(exc)
+            raise RegistryError(
+                f"cannot load model '{name}' version {version}: {message}"
+            ) from None
+        try:
+            return load_trusted_pipeline(Path(local))
+        except ModelFolderError as exc:
+            raise RegistryError(f"cannot load model '{name}' version {version}: {exc}") from None
 
 
 def load_reference(client: MlflowClient, run_id: str) -> pd.DataFrame:

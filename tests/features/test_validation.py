@@ -29,6 +29,7 @@ from features.expectations import (
 )
 from features.validation import (
     DATA_DOCS_FILE,
+    INDEX_DIR,
     VALIDATION_FILE,
     BatchOutcome,
     BatchValidator,
@@ -616,9 +617,14 @@ def test_passing_batches_are_copied_byte_for_byte(gated: GatedHome) -> None:
         assert sha256(outcome.destination) == outcome.sha256, "the copy has the raw bytes"
         assert outcome.failures == [], "nothing failed"
         assert not (gated.quarantine / outcome.batch_id).exists(), "not quarantined"
+    accepted = ("2026-01-01", "2026-01-02", "2026-01-04")
     assert sorted(p.name for p in gated.validated.iterdir()) == [
-        f"{b}.parquet" for b in ("2026-01-01", "2026-01-02", "2026-01-04")
+        INDEX_DIR,
+        *(f"{b}.parquet" for b in accepted),
     ], "no temporary or extra file left in the validated folder"
+    assert sorted(p.name for p in (gated.validated / INDEX_DIR).iterdir()) == [
+        f"{b}.json" for b in accepted
+    ], "one index entry per accepted batch, no temporary file"
 
 
 def test_failing_batch_is_quarantined_with_its_result_and_data_docs(
@@ -755,10 +761,13 @@ def test_suffixed_batches_are_checked_after_their_day_and_filed_by_their_id(
     raw, ok, quarantine, gx_dir = (tmp_path / n for n in ("raw", "ok", "q", "gx"))
     raw.mkdir()
     days = [frame for _, frame in generate("none", 2, 4)]
+    # A further batch of day 0: other rows of the same day, with ids of their own.
+    further = generate_day(0, get_scenario("none"), seed=5, days=2)
+    further = further.assign(transaction_id="b-" + further["transaction_id"])
     days[0].to_parquet(raw / "2026-01-01.parquet")
-    days[1].to_parquet(raw / "2026-01-01.b.parquet")
+    further.to_parquet(raw / "2026-01-01.b.parquet")
     days[1].to_parquet(raw / "2026-01-02.parquet")
-    _cents(days[1]).to_parquet(raw / "2026-01-01.c.parquet")
+    _cents(further).to_parquet(raw / "2026-01-01.c.parquet")
     outcomes = validate_pending_batches(raw, ok, quarantine, gx_dir, contract)
     assert [(o.batch_id, o.success) for o in outcomes] == [
         ("2026-01-01", True),

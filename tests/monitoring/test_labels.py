@@ -127,22 +127,47 @@ def test_truncated_last_line_is_skipped_and_counted(
     read = read_prediction_log(tmp_path, contract, date(2026, 3, 1), date(2026, 3, 3))
     assert len(read.frame) == 3, "two complete lines on 03-01, one on 03-03"
     assert read.skipped_lines == 1, "the half-written line is counted"
-    assert "skipped 1 truncated" in read.warnings()[0], read.warnings()
+    assert "skipped 1 truncated or unusable line(s)" in read.warnings()[0], read.warnings()
+    assert "2026-03-01.jsonl line(s) 3" in read.warnings()[0], "file and line named"
     assert [p.name for p in read.missing_files] == ["2026-03-02.jsonl"], read.missing_files
     assert str(read.frame["event_time"].dtype) == "datetime64[ns]", "tz-naive UTC times"
     assert read.frame["logged_at"].iloc[0] == pd.Timestamp("2026-03-01 10:00:01"), "UTC"
 
 
-def test_a_bad_line_before_the_end_is_an_error(tmp_path: Path, contract: DatasetContract) -> None:
+def test_a_corrupt_middle_line_is_skipped_and_reported(
+    tmp_path: Path, contract: DatasetContract
+) -> None:
     path = tmp_path / "2026-03-01.jsonl"
     path.write_text(
         json.dumps(prediction_record(1, "2026-03-01"))
         + "\nnot json\n"
         + json.dumps(prediction_record(2, "2026-03-01"))
+        + "\n[1, 2]\n"
+        + json.dumps(prediction_record(3, "2026-03-01"))
         + "\n"
     )
-    with pytest.raises(LogFormatError, match=r"2026-03-01.jsonl:2"):
-        read_prediction_log(tmp_path, contract, date(2026, 3, 1), date(2026, 3, 1))
+    read = read_prediction_log(tmp_path, contract, date(2026, 3, 1), date(2026, 3, 1))
+    assert list(read.frame["transaction_id"]) == ["t1", "t2", "t3"], "the usable lines are read"
+    assert read.skipped_lines == 2, "the corrupt line and the non-object line"
+    assert read.skipped == ((path, (2, 4)),), read.skipped
+    assert "2026-03-01.jsonl line(s) 2, 4" in read.warnings()[0], read.warnings()
+
+
+def test_times_out_of_range_or_not_iso_are_skipped(
+    tmp_path: Path, contract: DatasetContract
+) -> None:
+    far = {**prediction_record(9, "9999-12-31"), "event_time": "9999-12-31T10:00:00"}
+    write_lines(tmp_path / "9999-12-31.jsonl", [far])
+    odd = {**prediction_record(5, "2026-03-01"), "logged_at": "yesterday"}
+    write_lines(tmp_path / "2026-03-01.jsonl", [prediction_record(1, "2026-03-01"), far, odd])
+    read = read_prediction_log(tmp_path, contract, date(2026, 3, 1), date(2026, 3, 1))
+    assert list(read.frame["transaction_id"]) == ["t1"], "only the usable row is kept"
+    assert read.skipped_lines == 2, "year 9999 and a non-ISO logged_at"
+    assert "2026-03-01.jsonl line(s) 2, 3" in read.warnings()[0], read.warnings()
+    assert str(read.frame["event_time"].dtype) == "datetime64[ns]", "times parsed"
+    last = read_prediction_log(tmp_path, contract, date(9999, 12, 30), date(9999, 12, 31))
+    assert last.frame.empty, "the year-9999 file holds no usable row"
+    assert last.skipped_lines == 1, "and says so instead of crashing"
 
 
 def test_read_labels_parses_times_and_tolerates_a_missing_file(

@@ -84,7 +84,9 @@ def test_spine(name: str, tmp_path: Path, prefect_harness: None) -> None:
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
 
     # v2: trained after the onset on more recent labels; beats the stale v1 on the new holdout.
-    second = train_flow(settings)
+    # The label cutoff is the run's clock unless given: the end of the last generated day here.
+    end = datetime.combine(DEFAULT_START + timedelta(days=DAYS), datetime.min.time())
+    second = train_flow(settings, cutoff=end)
     assert str(client.get_model_version_by_alias(name, "challenger").version) == second.version
     tags = client.get_model_version(name, second.version).tags
     assert tags["contract_hash"], tags
@@ -111,7 +113,7 @@ def test_spine(name: str, tmp_path: Path, prefect_harness: None) -> None:
         client.get_model_version_by_alias(name, "challenger")
 
     # v3: the same data again gives the same model: no gain, rejected, champion unchanged.
-    third = train_flow(settings)
+    third = train_flow(settings, cutoff=end)
     decision = promote_flow(settings)
     assert decision.verdict == "reject", decision.reason
     assert str(client.get_model_version_by_alias(name, "champion").version) == second.version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -15,12 +16,16 @@ from serving.model_store import RefreshResult
 from tests.serving.conftest import THRESHOLD, make_config, valid_item
 
 API_KEY = "s3cret-key"
+#: The app's clock in these tests: the event times they send (March 2024) lie around it.
+NOW = dt.datetime(2024, 3, 10, 12, 0)
 
 
 @contextmanager
-def serving(tmp_path, contract, registry, model_name, **overrides) -> Iterator[TestClient]:
+def serving(
+    tmp_path, contract, registry, model_name, clock=lambda: NOW, **overrides
+) -> Iterator[TestClient]:
     config = make_config(tmp_path, contract, registry.tracking_uri, model_name, **overrides)
-    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+    with TestClient(create_app(config, clock=clock), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -134,14 +139,18 @@ def test_too_many_items_is_422(client, contract):
     assert response.json()["errors"][0]["type"] == "too_long", "names the length limit"
 
 
-def test_wrong_content_type_is_explained(client, contract):
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/vnd.evil+json", "application/json; charset=latin-1"]
+)
+def test_wrong_content_type_is_415_and_explained(client, contract, content_type):
     response = client.post(
         "/v1/predict",
         content=json.dumps(valid_item(contract)),
-        headers={"Content-Type": "text/plain"},
+        headers={"Content-Type": content_type},
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 415, response.text
     assert "Content-Type: application/json" in response.json()["detail"], "says what to send"
+    assert response.json()["request_id"] == response.headers["X-Request-ID"], "JSON error body"
 
 
 @pytest.mark.parametrize(
@@ -367,4 +376,15 @@ def test_openapi_documents_both_request_shapes_and_errors(client):
     examples = predict["requestBody"]["content"]["application/json"]["examples"]
     assert set(examples) == {"one", "batch"}, "both shapes have an example"
     assert "ErrorBody" in json.dumps(predict["responses"]["422"]), "422 body documented"
+    assert {"413", "415"} <= set(predict["responses"]), "size and media-type errors documented"
+    assert "securitySchemes" not in spec.get("components", {}), "no key set: no scheme declared"
+    assert "401" not in predict["responses"], "no key set: no 401"
+
+
+def test_openapi_declares_the_api_key_scheme_when_a_key_is_set(
+    tmp_path, contract, registry, model_name
+):
+    with serving(tmp_path, contract, registry, model_name, api_key=API_KEY) as client:
+        spec = client.get("/openapi.json").json()
     assert "APIKeyHeader" in spec["components"]["securitySchemes"], "API key scheme documented"
+    assert "401" in spec["paths"]["/v1/predict"]["post"]["responses"], "401 documented"

@@ -8,6 +8,7 @@ card-fraud use case.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from tests.serving.conftest import (
 )
 
 SCORE = 0.8
+#: The app's clock: the label times these tests send (April 2024) lie around it.
+NOW = dt.datetime(2024, 4, 2, 12, 0)
 CARD_FRAUD_WORDS = re.compile(r"fraud|transaction|chargeback|card|amount|merchant|txn", re.I)
 
 
@@ -41,7 +44,8 @@ def renewal_client(tmp_path, renewal_contract, model) -> Iterator[TestClient]:
     source.add("1", model, example)
     source.alias = "1"
     config = make_config(tmp_path, renewal_contract, "unused://")
-    with TestClient(create_app(config, source=source), raise_server_exceptions=False) as client:
+    app = create_app(config, source=source, clock=lambda: NOW)
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 

@@ -9,8 +9,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from features.contract import DatasetContract, ModelParams
+from features.model_io import SKOPS_TRUSTED_TYPES
 from training.fit import (
-    SKOPS_TRUSTED_TYPES,
     FitError,
     build_pipeline,
     feature_frame,
