@@ -36,6 +36,10 @@ def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[
         # Prefect would print each task's INFO lines and the traceback of an expected failure.
         # Set PREFECT_LOGGING_LEVEL=INFO to see them (states still reach the Prefect API).
         "PREFECT_LOGGING_LEVEL": "CRITICAL",
+        # Other libraries log through the root logger, which Prefect prints at WARNING: e.g.
+        # SQLAlchemy's pool racing the local API server's shutdown prints a traceback after a
+        # command that succeeded. Not for users; PREFECT_LOGGING_ROOT_LEVEL=WARNING shows them.
+        "PREFECT_LOGGING_ROOT_LEVEL": "CRITICAL",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     }
     return {key: value for key, value in defaults.items() if key not in current}
