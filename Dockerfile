@@ -1,17 +1,22 @@
 # The serving image: the `lifecycle` CLI and its locked dependencies, serving the champion.
 #
 #   docker build -t lifecycle .
-#   docker run -p 8000:8000 -v "$PWD/.lifecycle:/app/.lifecycle" lifecycle
+#   docker run -p 8000:8000 --user "$(id -u):$(id -g)" \
+#     -v "$PWD/.lifecycle:/srv/lifecycle" lifecycle
 #
 # The run home (MLflow store, logs) is a volume, so the container serves whatever champion the
-# mounted store holds; LIFECYCLE_TRACKING_URI points it at an MLflow server instead.
+# mounted store holds; LIFECYCLE_TRACKING_URI points it at an MLflow server instead. The home
+# may come from any folder: the first command that opens it at LIFECYCLE_HOME rewrites the
+# paths its MLflow store recorded (pipelines/relocate.py). It must be writable by the user the
+# container runs as (--user above: the owner of the host folder).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
-    PATH=/app/.venv/bin:$PATH
+    PATH=/app/.venv/bin:$PATH \
+    LIFECYCLE_HOME=/srv/lifecycle
 
 WORKDIR /app
 RUN pip install --no-cache-dir "uv==0.13.8"
@@ -29,8 +34,8 @@ COPY pipelines ./pipelines
 RUN uv sync --frozen --no-dev
 
 # A numeric UID, so the host and any orchestrator can resolve who the process runs as.
-RUN useradd --create-home --uid 10001 lifecycle && mkdir -p /app/.lifecycle \
-    && chown 10001 /app/.lifecycle
+RUN useradd --create-home --uid 10001 lifecycle && mkdir -p "$LIFECYCLE_HOME" \
+    && chown 10001 "$LIFECYCLE_HOME"
 USER 10001
 EXPOSE 8000
 HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"]

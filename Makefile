@@ -24,7 +24,7 @@ SEED ?= 42
 # The run home, as the CLI resolves it (LIFECYCLE_HOME, else .lifecycle).
 RUN_HOME := $(abspath $(or $(LIFECYCLE_HOME),.lifecycle))
 
-.PHONY: help setup demo test lint typecheck unit e2e bench serve mlflow-ui clean
+.PHONY: help setup demo test lint typecheck unit e2e bench soak fuzz serve mlflow-ui clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
@@ -60,7 +60,13 @@ test: lint typecheck ## ruff, mypy and the whole pytest suite
 	$(BIN)/pytest
 
 bench: setup ## Serving benchmark: this API vs `mlflow models serve`
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python -m benchmarks.serving
+
+soak: setup ## 60 s of mixed load at concurrency 8: fails on any error or RSS growth > 10 %
+	$(BIN)/python -m benchmarks.soak
+
+fuzz: setup ## schemathesis against the live API, 1,500 cases: fails on any 5xx or spec mismatch
+	FUZZ_CASES=1500 $(BIN)/pytest tests/serving/test_fuzz.py -q
 
 serve: setup ## Serve the champion on http://127.0.0.1:8000
 	$(BIN)/lifecycle serve

@@ -12,7 +12,7 @@ Targets: fraud rate 2-5 %; `none` ROC-AUC 0.85-0.93, PR-AUC 0.35-0.70, every sin
 ROC-AUC < 0.9; under concept drift the stale PR-AUC drops by >= 0.15 after the onset and
 retraining recovers most of it; under covariate shift alone it barely moves.
 
-Run: `python benchmarks/data_realism.py [--seeds 1 2 3]`.
+Run: `python -m benchmarks.data_realism [--seeds 1 2 3]`.
 """
 
 from __future__ import annotations

@@ -28,11 +28,9 @@ scenario, validated, trained and promoted with the ``lifecycle`` command unless 
 exists already. Ours writes every benchmark request to the home's prediction log: point
 ``--home`` at a scratch folder, never at a real run.
 
-Run: ``python benchmarks/serving.py [--concurrency 8] [--requests 2000] [--rounds 3]``.
+Run: ``python -m benchmarks.serving [--concurrency 8] [--requests 2000] [--rounds 3]`` (as a
+module: run as a script, this folder would shadow the ``serving`` package), or ``make bench``.
 """
-
-# When run as a script, Python puts this folder first on sys.path, where this file shadows the
-# `serving` package: import nothing that imports `serving` (the servers run as subprocesses).
 
 from __future__ import annotations
 

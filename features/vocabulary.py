@@ -42,8 +42,19 @@ WARNINGS_TAG: Final = "warnings"
 PREVIOUS_CHAMPION_TAG: Final = "previous_champion"
 #: On a replaced champion: the version that replaced it.
 REPLACED_BY_TAG: Final = "replaced_by"
+#: Set last by a training run, once the version has its tags, lineage and model card: a
+#: version without it was left behind by a training run that did not finish.
+TRAINING_COMPLETE_TAG: Final = "training_complete"
+#: On a version whose training run was killed: why it must not be promoted.
+ABANDONED_TAG: Final = "abandoned"
 #: Prefix of the promotion gate's tags (``gate.verdict``, ``gate.reason``, ...).
 GATE_TAG_PREFIX: Final = "gate."
+
+# --- training-run tags -----------------------------------------------------------------------
+
+#: ``host:pid`` of the process that ran the training run: a RUNNING run whose process is gone
+#: (same host) was killed and is marked FAILED on the next start.
+RUN_PROCESS_TAG: Final = "lifecycle.process"
 
 # --- prediction log fields (besides the contract's id, event-time and input columns) --------
 

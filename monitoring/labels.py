@@ -162,6 +162,15 @@ def _prediction_frame(path: Path, contract: DatasetContract) -> tuple[pd.DataFra
     return frame[keep].reset_index(drop=True), sorted(bad + dropped)
 
 
+def scored_ids(predictions_dir: Path, id_column: str) -> set[str]:
+    """Every id in the prediction log (all days), as text; unreadable lines are passed over."""
+    found: set[str] = set()
+    for path in sorted(predictions_dir.glob("*.jsonl")):
+        records, _, _ = _read_json_lines(path)
+        found.update(str(r[id_column]) for r in records if r.get(id_column) is not None)
+    return found
+
+
 def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
     """Read ``<labels_dir>/labels.jsonl``; a missing file means no label has arrived yet.
 

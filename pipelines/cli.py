@@ -105,6 +105,13 @@ def settings_for(
         load_contract(settings.contract)
     except ContractError as exc:
         fail(str(exc))
+    from pipelines.relocate import RelocationError, follow_home
+
+    try:
+        if moved := follow_home(settings):  # a copied or moved home: its store follows it
+            console.print(f"[yellow]home:[/] {escape(moved)}", highlight=False, soft_wrap=True)
+    except RelocationError as exc:
+        fail(str(exc))
     os.environ.update(prefect_environment(settings, os.environ))
     # Prefect creates its home folder without parents; a fresh --home needs it made first.
     settings.paths.prefect.mkdir(parents=True, exist_ok=True)
@@ -132,6 +139,7 @@ USER_ERRORS = {
     "pipelines.labels": ("LabelFileError",),
     "monitoring.errors": ("MonitoringError",),
     "serving.config": ("ServingConfigError",),
+    "pipelines.prefect_server": ("LocalApiError",),
 }
 
 
@@ -142,6 +150,20 @@ def known_errors() -> tuple[type[BaseException], ...]:
         loaded = sys.modules.get(module)
         found.extend(getattr(loaded, name) for name in names if loaded is not None)
     return tuple(found)
+
+
+@contextmanager
+def flow_runtime(settings: Settings) -> Iterator[None]:
+    """:func:`user_errors`, with a Prefect API that ends with this process for the flows.
+
+    Commands that run flows use this instead of Prefect's own temporary server, which a
+    ``kill -9`` of the command would leave running (see :mod:`pipelines.prefect_server`).
+    """
+    with user_errors():
+        from pipelines.prefect_server import local_api
+
+        with local_api(settings.paths.prefect):
+            yield
 
 
 @contextmanager
@@ -250,7 +272,7 @@ def validate(
     bring such files in with `lifecycle ingest`.
     """
     settings = settings_for(home, contract, config)
-    with user_errors():
+    with flow_runtime(settings):
         from features.validation import stray_files
         from pipelines.flows import validate_flow
 
@@ -304,10 +326,12 @@ def train(
     fewer positives than a stable PR-AUC needs) are printed and travel with the version.
     """
     settings = settings_for(home, contract, config)
-    with user_errors():
+    with flow_runtime(settings):
         from pipelines.flows import train_flow
 
         result = train_flow(settings, cutoff=cutoff)
+    for line in result.repaired:
+        console.print(f"[yellow]repaired:[/] {escape(line)}", highlight=False)
     console.print(
         f"[green]registered[/] {result.model_name} version {result.version} as challenger "
         f"(run {result.run_id})"
@@ -339,7 +363,7 @@ def promote(
     appended to the audit log and set as tags on the versions. Exit code 1 means rejected.
     """
     settings = settings_for(home, contract, config)
-    with user_errors():
+    with flow_runtime(settings):
         from pipelines.flows import promote_flow, rollback_flow
 
         if rollback:
@@ -410,7 +434,7 @@ def demo(
     Prints one row per day and writes the same rows to `HOME/demo/summary.json`.
     """
     settings = settings_for(home, contract, config)
-    with user_errors():
+    with flow_runtime(settings):
         from pipelines.demo import run_demo
 
         summary = run_demo(
@@ -513,7 +537,7 @@ def monitor(
     )
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    with user_errors():
+    with flow_runtime(settings):
         from pipelines.monitor import monitor_flow
 
         result = monitor_flow(settings, bounds, retrain=retrain)
@@ -556,8 +580,17 @@ def labels(
     with user_errors():
         from pipelines.labels import append_label_file
 
-        count = append_label_file(settings, file)
-    console.print(f"appended {count} label(s) to {settings.paths.labels}")
+        done = append_label_file(settings, file)
+    console.print(
+        f"appended {done.appended} label(s) to {settings.paths.labels}; {done.matched} match a "
+        "scored row in the prediction log"
+    )
+    if done.matched < done.appended:
+        errors.print(
+            f"[yellow]warning:[/] {done.appended - done.matched} label(s) name an id the "
+            "prediction log does not hold (yet): monitoring joins only scored rows",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -572,9 +605,11 @@ def doctor(
     """Finish what a killed command left half done, and say what was repaired.
 
     A promotion or rollback interrupted between its steps (its intent is in the journal, its
-    outcome is not in the audit log) is completed so that the registry and the audit log agree;
-    MLflow runs left RUNNING by a killed training run are marked FAILED. `lifecycle promote`
-    runs the first repair by itself. Safe to run at any time.
+    outcome is not in the audit log) is completed so that the registry and the audit log agree.
+    MLflow runs left RUNNING by a killed training run (its process gone, or older than
+    --stale-hours) are marked FAILED and a version it left incomplete is tagged `abandoned`.
+    `lifecycle train` and `lifecycle promote` do all of this by themselves before they start.
+    Safe to run at any time.
     """
     from datetime import timedelta
 

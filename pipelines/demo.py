@@ -58,6 +58,7 @@ from pipelines.monitor import (
     monitor_day,
     window_days,
 )
+from pipelines.relocate import relocate_store
 from pipelines.replay_scenarios import ScenarioPlan, apply_scenario, plan_scenario
 from pipelines.serve import serving_config
 from pipelines.settings import Settings
@@ -206,8 +207,12 @@ def bootstrap_days_for(days: int, label_delay_days: int = 0, holdout_days: int =
 def archive_home(home: Path, now: datetime) -> Path | None:
     """Move a previous run's state to ``<home>/archive/<timestamp>/`` so the demo starts clean.
 
-    Nothing is deleted: the previous MLflow store, data and reports stay readable there.
+    Nothing is deleted: the previous MLflow store, data and reports stay readable there, its
+    stored paths rewritten to the archive (otherwise they would name the new run's artifacts).
     Prefect's own database is kept in place (it is reused, not part of a run's story).
+
+    Raises:
+        RelocationError: the archived MLflow store cannot be rewritten (it is moved already).
     """
     keep = {"archive", "prefect"}
     entries = [p for p in home.iterdir() if p.name not in keep] if home.exists() else []
@@ -217,6 +222,7 @@ def archive_home(home: Path, now: datetime) -> Path | None:
     target.mkdir(parents=True, exist_ok=False)
     for entry in entries:
         shutil.move(str(entry), target / entry.name)
+    relocate_store(target)
     return target
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -36,7 +37,7 @@ from pipelines.audit import (
     rollback_intent,
     unfinished_intents,
 )
-from pipelines.faults import checkpoint
+from pipelines.faults import checkpoint, process_gone, this_process
 from pipelines.runtime import code_revision
 from pipelines.settings import Settings
 from training import registry
@@ -82,6 +83,8 @@ class TrainResult:
     cutoff: str
     batches: list[BatchLineage] = field(default_factory=list)
     warnings: tuple[str, ...] = ()
+    #: What was cleaned up first from earlier, killed training runs (see `fail_stale_runs`).
+    repaired: tuple[str, ...] = ()
 
 
 def contract_of(settings: Settings) -> DatasetContract:
@@ -105,10 +108,10 @@ def validate_pending(
     """
     paths = settings.paths
     gate = gate or ValidationGate(paths.gx, contract)
-    outcomes = gate.validate_pending(
-        paths.raw, paths.validated, paths.quarantine, publish_docs=publish_docs
-    )
-    for outcome in outcomes:
+
+    def record(_: str, outcome: BatchOutcome) -> None:
+        # Each verdict is recorded as soon as its batch is filed, not after the whole run,
+        # so a crash mid-run loses no decision already taken.
         failures = [
             f"{f.expectation_type}({f.column or 'table'}): {f.reason}" for f in outcome.failures
         ]
@@ -123,7 +126,11 @@ def validate_pending(
                 numbers={"failed_expectations": len(failures)},
             ),
         )
-    return outcomes
+        checkpoint("validate:after_batch")
+
+    return gate.validate_pending(
+        paths.raw, paths.validated, paths.quarantine, on_progress=record, publish_docs=publish_docs
+    )
 
 
 @flow(name="validate")
@@ -183,6 +190,7 @@ def register_candidate(
         **version_tags,
         "batches": ",".join(b.batch for b in lineage),
         "contract_name": contract.name,
+        vocab.RUN_PROCESS_TAG: this_process(),
     }
     params = {
         **{f"model.{k}": v for k, v in contract.model.to_dict().items()},
@@ -204,6 +212,7 @@ def register_candidate(
         run_tags=run_tags,
         version_tags=version_tags,
         reference=candidate.reference,
+        reached=lambda step: checkpoint(f"train:after_{step}"),
     )
     client.log_dict(
         registered.run_id,
@@ -231,7 +240,13 @@ def register_candidate(
         )
     )
     registry.log_model_card(client, registered.run_id, model_card_text)
+    checkpoint("train:after_model_card")
+    registry.tag_version(
+        client, contract.model_name, registered.version, {vocab.TRAINING_COMPLETE_TAG: "true"}
+    )
+    checkpoint("train:after_complete_tag")
     registry.set_alias(client, contract.model_name, vocab.CHALLENGER, registered.version)
+    checkpoint("train:after_challenger_alias")
     return registered
 
 
@@ -244,6 +259,7 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
     batch dated in the future must not make every label look mature.
     """
     contract = contract_of(settings)
+    repaired = fail_stale_runs(settings)
     cut = to_naive_utc(pd.Timestamp(cutoff) if cutoff is not None else pd.Timestamp.now(tz="UTC"))
     frame, lineage = read_validated(settings.paths.validated, cut)
     candidate = build_candidate(frame, contract, cut, settings.training)
@@ -260,6 +276,7 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
         cutoff=cut.isoformat(),
         batches=lineage,
         warnings=candidate.warnings,
+        repaired=tuple(repaired),
     )
 
 
@@ -352,24 +369,62 @@ def repair(settings: Settings) -> list[str]:
     return [line for _, line in _complete_interrupted(settings)]
 
 
-def fail_stale_runs(settings: Settings, older_than: timedelta) -> list[str]:
-    """Mark the experiment's runs still RUNNING after ``older_than`` as FAILED; what was done.
+def fail_stale_runs(settings: Settings, older_than: timedelta | None = None) -> list[str]:
+    """End what killed training runs left behind; what was done, in words.
 
-    A training process killed mid-run leaves its MLflow run RUNNING forever; nothing else
-    will ever end it.
+    A training process killed mid-run leaves its MLflow run RUNNING forever, and maybe a
+    registered version without its tags or model card. A RUNNING run whose process is gone
+    (same host; see `pipelines.faults.process_gone`), or that started more than ``older_than``
+    ago, is marked FAILED. A version its run never completed (no `TRAINING_COMPLETE_TAG`), whose
+    process is gone, is tagged `ABANDONED_TAG` with the reason, so it is never promoted. Runs on
+    every `train` and `promote`; `lifecycle doctor` also applies the age limit.
     """
     client = registry.connect(settings.resolved_tracking_uri)
-    experiment = client.get_experiment_by_name(contract_of(settings).experiment_name)
+    contract = contract_of(settings)
+    experiment = client.get_experiment_by_name(contract.experiment_name)
     if experiment is None:
         return []
-    limit_ms = (datetime.now(UTC) - older_than).timestamp() * 1000
+    limit_ms = None if older_than is None else (datetime.now(UTC) - older_than).timestamp() * 1000
     done = []
     for run in client.search_runs(
         [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'"
     ):
-        if run.info.start_time is not None and run.info.start_time < limit_ms:
-            client.set_terminated(run.info.run_id, status="FAILED")
-            done.append(f"MLflow run {run.info.run_id} was left RUNNING: marked FAILED")
+        identity = run.data.tags.get(vocab.RUN_PROCESS_TAG, "")
+        if process_gone(identity):
+            why = f"its process {identity} is gone"
+        elif limit_ms is not None and (run.info.start_time or 0) < limit_ms:
+            why = f"started more than {older_than} ago"
+        else:
+            continue
+        client.set_terminated(run.info.run_id, status="FAILED")
+        done.append(f"MLflow run {run.info.run_id} was left RUNNING ({why}): marked FAILED")
+    return done + _abandon_incomplete_versions(client, contract.model_name)
+
+
+def _abandon_incomplete_versions(client: Any, name: str) -> list[str]:
+    """Tag the versions that killed training runs left incomplete; what was done."""
+    done = []
+    for model_version in client.search_model_versions(f"name = '{name}'"):
+        tags = model_version.tags or {}
+        if vocab.TRAINING_COMPLETE_TAG in tags or vocab.ABANDONED_TAG in tags:
+            continue
+        try:
+            run = client.get_run(model_version.run_id)
+        except MlflowException:  # no run, or a deleted one: registered by other means
+            continue
+        identity = run.data.tags.get(vocab.RUN_PROCESS_TAG)
+        if identity is None:  # registered by other means: not ours to judge
+            continue
+        if run.info.status == "RUNNING" or not (
+            run.info.status == "FAILED" or process_gone(identity)
+        ):
+            continue
+        reason = (
+            f"its training run {run.info.run_id} was interrupted before the version was "
+            "complete (no model card or tags): train again"
+        )
+        registry.tag_version(client, name, model_version.version, {vocab.ABANDONED_TAG: reason})
+        done.append(f"version {model_version.version} of '{name}' marked abandoned: {reason}")
     return done
 
 
@@ -412,6 +467,8 @@ def promote_flow(settings: Settings, version: str | None = None) -> PromotionDec
     command was asked for (no ``version``, or the same one), its decision is returned as is.
     """
     logger = get_run_logger()
+    for line in fail_stale_runs(settings):
+        logger.warning(line)
     recovered = _complete_interrupted(settings)
     for _, line in recovered:
         logger.warning(line)
@@ -429,6 +486,9 @@ def promote_flow(settings: Settings, version: str | None = None) -> PromotionDec
         )
     if challenger == registry.alias_version(client, name, vocab.CHAMPION):
         raise PipelineError(f"version {challenger} is already the champion")
+    abandoned = registry.version_tags(client, name, challenger).get(vocab.ABANDONED_TAG)
+    if abandoned is not None:
+        raise PipelineError(f"version {challenger} cannot be promoted: {abandoned}")
     decision = compare_with_champion(settings, contract, challenger)
     apply_decision(settings, contract, decision)
     return decision

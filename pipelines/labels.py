@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from features.contract import DatasetContract, load_contract
+from monitoring.labels import scored_ids
 from pipelines.settings import Settings
 from serving.prediction_log import LabelLog, label_records
 
@@ -37,8 +39,20 @@ def read_label_file(path: Path, contract: DatasetContract) -> pd.DataFrame:
     raise LabelFileError(f"{path}: expected a .csv or .parquet file")
 
 
-def append_label_file(settings: Settings, path: Path) -> int:
-    """Check a label file against the contract and append it; returns the number appended.
+@dataclass(frozen=True)
+class LabelsAppended:
+    """What a label file added: its rows, and how many name a row the prediction log holds.
+
+    A label whose id was never scored is kept (the prediction may be logged later, or by
+    another server), but monitoring can join only the matched ones.
+    """
+
+    appended: int
+    matched: int
+
+
+def append_label_file(settings: Settings, path: Path) -> LabelsAppended:
+    """Check a label file against the contract, append it, and match it to the log.
 
     Every row needs an id and a label in the contract's label values; an optional
     label-available-time column is kept. Nothing is appended if any row is bad.
@@ -74,4 +88,6 @@ def append_label_file(settings: Settings, path: Path) -> int:
                 ) from None
         rows.append(row)
     records = label_records(rows, contract, datetime.now(UTC).replace(tzinfo=None))
-    return LabelLog(settings.paths.labels).append(records)
+    appended = LabelLog(settings.paths.labels).append(records)
+    scored = scored_ids(settings.paths.predictions, id_col)
+    return LabelsAppended(appended, sum(1 for row in rows if row[id_col] in scored))

@@ -29,6 +29,7 @@ import contextlib
 import datetime as dt
 import email.message
 import logging
+import math
 import threading
 import time
 import uuid
@@ -282,11 +283,13 @@ def json_content_type_problem(content_type: str | None) -> str | None:
 
 
 class BodyGuardMiddleware:
-    """Refuses a body before FastAPI parses it: too large (413) or not JSON (415).
+    """Refuses the body of a JSON route before FastAPI parses it: too large (413) or not JSON (415).
 
     The size is checked on ``Content-Length`` first (no byte read), then on the bytes actually
     received (a chunked or lying client), so the server never holds more than ``max_bytes`` of
-    one request. Bodies of the JSON routes are read here and handed on as one message.
+    one request. Bodies of the JSON routes are read here and handed on as one message. Other
+    requests pass untouched: their routes never read a body, so none is refused (and none of
+    them declares a 413 in the spec).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, json_paths: frozenset[str]) -> None:
@@ -299,13 +302,13 @@ class BodyGuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        declared = headers.get("content-length", "")
-        if declared.strip().isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, 413, self._too_large())
-            return
         if scope["path"] not in self.json_paths or scope["method"] != "POST":
             await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isascii() and declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send, 413, self._too_large())
             return
         chunks: list[bytes] = []
         size = 0
@@ -432,7 +435,7 @@ def _model_info(services: Services, loaded: LoadedModel) -> ModelInfo:
         cutoff=loaded.tag(CUTOFF_TAG),
         code_revision=loaded.tag(CODE_REVISION_TAG),
         warnings=warnings_of(loaded.tag(WARNINGS_TAG)),
-        metrics=dict(loaded.metrics),
+        metrics={name: value for name, value in loaded.metrics.items() if math.isfinite(value)},
         loaded_at=loaded.loaded_at,
         last_swap_error=(
             SwapErrorOut(version=failure.version, reason=failure.reason, at=failure.at)
@@ -480,12 +483,36 @@ def example_row(contract: DatasetContract, row_id: str | int | None = None) -> d
     return item
 
 
+def duration_text(value: dt.timedelta) -> str:
+    """``400 days``, ``1 day``, or ``timedelta``'s own text when it is not whole days."""
+    days, rest = divmod(value, dt.timedelta(days=1))
+    if rest:
+        return str(value)
+    return f"{days} day" if days == 1 else f"{days} days"
+
+
 @dataclass(frozen=True)
 class TimeWindow:
     """The event times a request may carry: from ``past`` before now to ``future`` after it."""
 
     past: dt.timedelta
     future: dt.timedelta
+
+    def bounds(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The earliest and latest accepted times around ``now`` (tz-naive UTC).
+
+        A window reaching beyond the calendar (``past`` longer than the time since year 1, say)
+        stops at :data:`datetime.datetime.min` / ``max`` instead of overflowing.
+        """
+        try:
+            earliest = now - self.past
+        except OverflowError:
+            earliest = dt.datetime.min
+        try:
+            latest = now + self.future
+        except OverflowError:
+            latest = dt.datetime.max
+        return earliest, latest
 
     def problems(
         self, items: Sequence[Mapping[str, Any]], column: str, now: dt.datetime, single: bool
@@ -494,8 +521,9 @@ class TimeWindow:
 
         ``now`` is the app's clock (tz-naive UTC); a naive time is UTC. ``single`` tells whether
         the body was one object (errors on ``body.<column>``) or an array (``body[i].<column>``).
+        A time that has no UTC equivalent (year 1 with a positive offset) is outside.
         """
-        earliest, latest = now - self.past, now + self.future
+        earliest, latest = self.bounds(now)
         errors: list[FieldError] = []
         for index, item in enumerate(items):
             value = item.get(column)
@@ -621,9 +649,6 @@ def create_app(
         ),
         description=__doc__,
         lifespan=lifespan,
-        responses={
-            422: {"model": ErrorBody, "description": "Invalid request; `errors` names each field"},
-        },
     )
     # Added last = outermost: the request id and metrics cover the body guard's answers too.
     app.add_middleware(
@@ -639,6 +664,13 @@ def create_app(
     )
     error_503: Responses = {503: {"model": ErrorBody, "description": "No model loaded yet"}}
     body_errors: Responses = {
+        422: {
+            "model": ErrorBody,
+            "description": (
+                "Invalid or unparseable body, or a time outside the server's window; `errors` "
+                "names each field"
+            ),
+        },
         413: {"model": ErrorBody, "description": "Body larger than max_body_bytes"},
         415: {
             "model": ErrorBody,
@@ -653,6 +685,11 @@ def create_app(
     example = example_row(contract)
     score = contract.score_name
 
+    window_text = (
+        f"within the server's window around now ({duration_text(window.past)} before, "
+        f"{duration_text(window.future)} after); outside it, the answer is 422."
+    )
+
     @app.post(
         "/v1/predict",
         response_model=schemas.predict_response,
@@ -664,8 +701,7 @@ def create_app(
             f"`{score}` is the probability that `{contract.label_column}` is "
             f"{contract.positive!r}; `decision` is 1 when `{score} >= threshold`, else 0. "
             "Every scored row is appended to the prediction log. "
-            f"`{contract.event_time_column}` must lie within the server's window around now "
-            f"({settings.max_event_time_past} before, {settings.max_event_time_future} after)."
+            f"`{contract.event_time_column}` must lie {window_text}"
         ),
     )
     def predict(
@@ -723,6 +759,10 @@ def create_app(
         },
         dependencies=[guard],
         tags=["scoring"],
+        description=(
+            "Append labels that became known after scoring; they are on disk when this answers. "
+            f"`{contract.label_available_field}` must lie {window_text}"
+        ),
     )
     def post_labels(
         body: Annotated[labels_body, Body()],

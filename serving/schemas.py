@@ -14,15 +14,20 @@ what the model was trained on and answers in the contract's words:
   string for text labels, a JSON integer for int labels; ``"1"`` is not ``1``) and, optionally,
   when the label became known.
 
-Text (ids and string columns) refuses control characters (C0, DEL and C1: NUL, newline, escape,
-...), so a value cannot forge log lines or hide in a terminal. Every datetime in a response
-carries its UTC offset (the server keeps tz-naive UTC internally).
+Dates and times are ISO 8601 text (``2024-03-01T12:00:00Z``; a time without an offset is UTC),
+never a number of seconds since 1970. Text (ids and string columns) refuses control characters
+(C0, DEL and C1: NUL, newline, escape, ...), so a value cannot forge log lines or hide in a
+terminal. Every datetime in a response carries its UTC offset (the server keeps tz-naive UTC
+internally).
 
 Numbers are strict: ``"12.5"`` or ``true`` is rejected instead of being coerced, and ``NaN`` or
-``Infinity`` is rejected. Unknown fields are rejected (``extra="forbid"``) so that a misspelt
-column fails loudly instead of being silently ignored. A column whose name pydantic cannot use
-as an attribute (``_id``, ``copy``, ``model_config``) becomes a field with that name as its
-alias, so read validated rows with :func:`row_values`, never ``dict(item)``.
+``Infinity`` is rejected. An int column takes a number without a fractional part written as
+``30.0`` (JSON has one number type, and JSON Schema counts ``30.0`` as an integer) and, when the
+contract gives no bound, is bounded to int64, the type of the model's input. Unknown fields are
+rejected (``extra="forbid"``) so that a misspelt column fails loudly instead of being silently
+ignored. A column whose name pydantic cannot use as an attribute (``_id``, ``copy``,
+``model_config``) becomes a field with that name as its alias, so read validated rows with
+:func:`row_values`, never ``dict(item)``.
 
 ``POST /v1/predict`` accepts either ONE row object or a JSON array of 1..``max_batch`` row
 objects; it answers with one prediction object or an array in the same order.
@@ -62,11 +67,17 @@ SINGLE_TAG = "row"
 BATCH_TAG = "rows"
 MAX_LABELS = 10_000
 ID_MAX_LENGTH = 256
+#: The range of an int column without bounds in the contract: the model's frame holds int64.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 #: C0 controls, DEL and C1 controls: refused in any text of a request.
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: The same rule as a JSON-schema pattern, so the OpenAPI spec says what the server accepts.
 NO_CONTROL_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+#: Lone UTF-16 surrogates: JSON can spell one (``"\ud800"``) but it is no character and has no
+#: UTF-8 form. Not in the spec's pattern: a JSON Schema string is Unicode text, which has none.
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 _REQUEST_CONFIG = ConfigDict(extra="forbid", protected_namespaces=(), frozen=True)
 _RESPONSE_CONFIG = ConfigDict(protected_namespaces=())
@@ -80,6 +91,17 @@ def _bound(value: float | None, integer: bool) -> float | int | None:
     if value is None:
         return None
     return int(value) if integer and float(value).is_integer() else value
+
+
+def whole_number(value: object) -> object:
+    """``value``, except that a float without a fractional part (``30.0``) becomes the int ``30``.
+
+    Anything else (``30.5``, ``"30"``, ``true``, infinity) is returned as it came, for the strict
+    integer check that follows to refuse.
+    """
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
 
 
 def _choices(values: Sequence[Value]) -> str:
@@ -108,7 +130,11 @@ def strict_choice(values: Sequence[Value]) -> Any:
 
 
 def refuse_control_characters(value: str) -> str:
-    """``value`` unchanged, or a ``control_character`` error naming the first one and where."""
+    """``value`` unchanged, or an error naming the first control character or lone surrogate.
+
+    The error types are ``control_character`` and ``lone_surrogate``, with the code point and its
+    position (never the character itself).
+    """
     found = CONTROL_CHARACTERS.search(value)
     if found is not None:
         raise PydanticCustomError(
@@ -116,8 +142,37 @@ def refuse_control_characters(value: str) -> str:
             "Text must not contain control characters; found U+{code} at position {position}",
             {"code": f"{ord(found.group()):04X}", "position": found.start()},
         )
+    found = SURROGATES.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "lone_surrogate",
+            "Text must be valid Unicode; found the lone surrogate U+{code} at position {position}",
+            {"code": f"{ord(found.group()):04X}", "position": found.start()},
+        )
     return value
 
+
+#: How a request date and time starts: ``YYYY-MM-DD``, ``T`` (or a space), ``HH:MM``.
+ISO_DATETIME_START = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def iso_datetime_text(value: object) -> object:
+    """``value`` if it is text shaped as an ISO 8601 date and time, else a ``datetime_type`` error.
+
+    The datetime parser that follows would also take a number, or digits in a string, as seconds
+    since 1970, and the OpenAPI spec (``format: date-time``) promises neither.
+    """
+    if not isinstance(value, str) or ISO_DATETIME_START.match(value) is None:
+        raise PydanticCustomError(
+            "datetime_type",
+            "Input should be an ISO 8601 date and time such as 2024-03-01T12:00:00Z "
+            "(UTC when no offset is given)",
+        )
+    return value
+
+
+#: A date and time in a request: ISO 8601 text only (seconds and the offset may be left out).
+RequestDatetime = Annotated[dt.datetime, BeforeValidator(iso_datetime_text)]
 
 #: A JSON string without control characters (the check and its OpenAPI pattern).
 Text = Annotated[
@@ -131,8 +186,10 @@ def column_annotation(name: str, spec: ColumnSpec) -> Any:
     """The pydantic type of one contract column's value (without nullability).
 
     Floats accept JSON numbers (integers included) within ``[min, max]``, never strings, booleans
-    or non-finite values; ints accept JSON integers only; columns with ``categories`` (category
-    columns, and int columns with a closed set of codes) accept exactly those values.
+    or non-finite values; ints accept JSON integers (and integral numbers such as ``30.0``)
+    within ``[min, max]``, int64's range where the contract gives none; columns with
+    ``categories`` (category columns, and int columns with a closed set of codes) accept exactly
+    those values.
 
     Raises:
         SchemaError: A category column declares no categories.
@@ -142,13 +199,20 @@ def column_annotation(name: str, spec: ColumnSpec) -> Any:
     if spec.dtype == "float":
         return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=spec.min, le=spec.max)]
     if spec.dtype == "int":
+        low, high = _bound(spec.min, True), _bound(spec.max, True)
         return Annotated[
-            int, Field(strict=True, ge=_bound(spec.min, True), le=_bound(spec.max, True))
+            int,
+            Field(
+                strict=True,
+                ge=INT64_MIN if low is None else low,
+                le=INT64_MAX if high is None else high,
+            ),
+            BeforeValidator(whole_number),
         ]
     if spec.dtype == "string":
         return Text
     if spec.dtype == "datetime":
-        return dt.datetime
+        return RequestDatetime
     raise SchemaError(f"column '{name}' ({spec.dtype}) declares no categories")
 
 
@@ -156,8 +220,9 @@ def _text_or_integer_id(value: object) -> object:
     """Let through a JSON integer or a string that passes the id's length bounds, nothing else.
 
     One check for both shapes, so a bad id is one error on the id field (a plain ``str | int``
-    union would report one error per member).
+    union would report one error per member). An integral number (``7.0``) is the integer ``7``.
     """
+    value = whole_number(value)
     if type(value) is int:
         return value
     if type(value) is not str:
@@ -236,7 +301,7 @@ def build_row_model(contract: DatasetContract) -> type[BaseModel]:
         fields.add(name, column_annotation(name, spec) | None, None, description)
     fields.add(
         contract.event_time_column,
-        dt.datetime | None,
+        RequestDatetime | None,
         None,
         "When the row's event happened (ISO 8601; UTC when no offset is given). Defaults to the "
         "time the request is received. Decides the prediction log file the row is written to.",
@@ -260,7 +325,7 @@ def build_label_model(contract: DatasetContract) -> type[BaseModel]:
     )
     fields.add(
         contract.label_available_field,
-        dt.datetime | None,
+        RequestDatetime | None,
         None,
         "When the label became known (ISO 8601, UTC if no offset).",
     )
@@ -411,7 +476,12 @@ class ModelInfo(BaseModel):
     warnings: list[str] = Field(
         description="Caveats the training run recorded (e.g. a holdout with few positives)."
     )
-    metrics: dict[str, float] = Field(description="Holdout metrics of the training run.")
+    metrics: dict[str, float] = Field(
+        description=(
+            "Holdout metrics of the training run; one it logged as NaN or infinite is left out "
+            "(JSON has no such numbers)."
+        )
+    )
     loaded_at: UtcDatetime
     last_swap_error: SwapErrorOut | None
 

@@ -6,10 +6,14 @@ default SQLite store under the run home and against a tracking server URI.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
+import sys
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +94,7 @@ def log_training_run(
     run_tags: Mapping[str, str],
     version_tags: Mapping[str, str],
     reference: pd.DataFrame,
+    reached: Callable[[str], None] = lambda step: None,
 ) -> RegisteredVersion:
     """Log one training run and register its model as a new version of ``model_name``.
 
@@ -99,6 +104,8 @@ def log_training_run(
     input (its first rows become the input example and, with the predicted probabilities, the
     signature). ``reference`` (the candidate's reference frame: holdout rows with their 0/1
     label and scores) is stored for monitoring and for the promotion gate's comparison.
+    ``reached`` is called with the name of each step as it completes (``run_started``,
+    ``version_registered``, ``run_finished``): the caller's fault-injection hook.
     """
     example = features.head(5)
     with warnings.catch_warnings():
@@ -109,9 +116,10 @@ def log_training_run(
     with mlflow.start_run(experiment_id=experiment_id, tags=dict(run_tags)) as run:
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        reached("run_started")
         mlflow.log_dict(dict(segments), SEGMENTS_ARTIFACT)
         _log_frame(reference, REFERENCE_ARTIFACT)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _registration_unannounced():
             # MLflow hints that integer columns cannot hold missing values; the contract
             # declares which columns are nullable and those are floats, so the hint is noise.
             warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
@@ -129,11 +137,39 @@ def log_training_run(
                 pyfunc_predict_fn="predict_proba",
             )
         run_id = run.info.run_id
+        reached("version_registered")
+    reached("run_finished")
     version = str(info.registered_model_version)
     tag_version(client, model_name, version, version_tags)
     return RegisteredVersion(
         name=model_name, version=version, run_id=run_id, model_uri=f"models:/{model_name}/{version}"
     )
+
+
+#: What MLflow prints to stderr on every registration; the callers report the version instead.
+_REGISTRATION_CHATTER = re.compile(
+    r"^(Successfully registered model|Registered model .* already exists|Created version)\b"
+)
+
+
+@contextlib.contextmanager
+def _registration_unannounced() -> Iterator[None]:
+    """Drop MLflow's registration announcements from stderr; pass everything else through.
+
+    (MLflow's own switch for its stream is turned back on by its internals mid-call, so the
+    lines are filtered instead.)
+    """
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            yield
+    finally:
+        kept = [
+            line
+            for line in captured.getvalue().splitlines(keepends=True)
+            if not _REGISTRATION_CHATTER.match(line)
+        ]
+        sys.stderr.write("".join(kept))
 
 
 def log_model_card(client: MlflowClient, run_id: str, markdown: str) -> None:

@@ -40,6 +40,7 @@ def read_log(settings: Settings) -> list[dict[str, Any]]:
 
 
 def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
@@ -59,7 +60,7 @@ def test_csv_labels_are_appended_with_their_availability_time(settings: Settings
     )
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
-    count = append_label_file(settings, path)
+    count = append_label_file(settings, path).appended
 
     records = read_log(settings)
     assert count == 3, f"every row is appended, got {count}"
@@ -91,7 +92,7 @@ def test_parquet_labels_are_appended(settings: Settings) -> None:
         }
     ).to_parquet(path)
 
-    count = append_label_file(settings, path)
+    count = append_label_file(settings, path).appended
 
     assert count == 2, f"both rows are appended, got {count}"
     assert without_receipt(read_log(settings)) == [
@@ -122,7 +123,7 @@ def test_files_append_to_one_log(settings: Settings) -> None:
     first = write(settings.home.parent / "a.csv", "transaction_id,is_fraud\ntx-1,0\ntx-2,1\n")
     second = write(settings.home.parent / "b.csv", "transaction_id,is_fraud\ntx-3,1\n")
 
-    counts = [append_label_file(settings, first), append_label_file(settings, second)]
+    counts = [append_label_file(settings, f).appended for f in (first, second)]
 
     ids = [r["transaction_id"] for r in read_log(settings)]
     assert counts == [2, 1], f"each call returns what it appended: {counts}"
@@ -217,6 +218,8 @@ def test_a_bad_file_appends_nothing(
 def test_lifecycle_labels_appends_a_file_to_the_home_log(tmp_path: Path) -> None:
     home = tmp_path / "home"
     path = write(tmp_path / "labels.csv", "transaction_id,is_fraud\ntx-1,1\ntx-2,0\n")
+    scored = {"transaction_id": "tx-1", "event_time": "2026-01-01T10:00:00+00:00"}
+    write(home / "predictions" / "2026-01-01.jsonl", json.dumps(scored) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIFECYCLE_")}
     env.update(LIFECYCLE_HOME=str(home), NO_COLOR="1")
 
@@ -233,6 +236,8 @@ def test_lifecycle_labels_appends_a_file_to_the_home_log(tmp_path: Path) -> None
     output = f"exit {run.returncode}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"
     assert run.returncode == 0, f"a good file is accepted\n{output}"
     assert "appended 2 label(s)" in run.stdout, f"the command says how many it appended\n{output}"
+    assert "1 match a scored row" in run.stdout, f"and how many were scored\n{output}"
+    assert "1 label(s) name an id the prediction log does not hold" in run.stderr, output
     log = home.resolve() / "labels" / "labels.jsonl"
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["transaction_id"], r["is_fraud"]) for r in lines] == [("tx-1", 1), ("tx-2", 0)], (

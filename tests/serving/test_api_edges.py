@@ -1,16 +1,29 @@
 """The API's edges: unparseable, oversized and mistyped bodies, control characters, time bounds,
-offsets on response datetimes, the OpenAPI security scheme and label matching (issue 7)."""
+offsets on response datetimes, the OpenAPI security scheme and label matching (issue 7), and
+what the schemathesis fuzz suite (test_fuzz.py) found: integral numbers, timestamps taken for
+dates, lone surrogates, windows beyond the calendar, unbounded ints, undeclared 413/422."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
-from serving.app import RecentIds, json_content_type_problem
+from features.contract import parse_contract
+from serving.app import (
+    RecentIds,
+    TimeWindow,
+    create_app,
+    duration_text,
+    json_content_type_problem,
+)
 from serving.config import ServingSettings
-from tests.serving.conftest import valid_item
+from serving.schemas import INT64_MAX, INT64_MIN, build_row_model
+from tests.serving.conftest import SUBSCRIPTION_CONTRACT, make_config, valid_item
 from tests.serving.test_app import NOW, services_of, serving
 
 
@@ -227,3 +240,104 @@ def test_recent_ids_forget_the_oldest_beyond_capacity():
     ids.add(["a", "d"])  # "a" becomes recent again; "b" is the oldest and goes
     assert ids.count_known(["a", "b", "c", "d", "d"]) == 4, "b forgotten, d counted twice"
     assert RecentIds(capacity=0).count_known(["a"]) == 0, "capacity 0 remembers nothing"
+
+
+# ------------------------------------------------------------------ found by the fuzz suite
+
+
+def test_an_integral_number_is_an_integer(client, contract):
+    accepted = client.post("/v1/predict", json=valid_item(contract, customer_age=30.0))
+    refused = client.post("/v1/predict", json=valid_item(contract, customer_age=30.5))
+    assert accepted.status_code == 200, f"30.0 is the integer 30 in JSON: {accepted.text}"
+    body = assert_error_body(refused, 422)
+    assert [e["field"] for e in body["errors"]] == ["body.customer_age"], body
+
+
+@pytest.mark.parametrize("event_time", [0, 1709900000, "1709900000", "2024-03-08", True])
+def test_event_time_is_iso_text_never_a_timestamp(client, contract, event_time):
+    response = client.post("/v1/predict", json=valid_item(contract, event_time=event_time))
+    body = assert_error_body(response, 422)
+    errors = [(e["field"], e["type"]) for e in body["errors"]]
+    assert errors == [("body.event_time", "datetime_type")], f"names the field: {body}"
+
+
+def test_lone_surrogate_in_an_id_is_422_naming_it(client, contract):
+    content = json.dumps(valid_item(contract, "t\ud800")).encode()  # escaped: ASCII JSON
+    body = assert_error_body(post_raw(client, content), 422)
+    errors = [(e["field"], e["type"]) for e in body["errors"]]
+    assert errors == [("body.transaction_id", "lone_surrogate")], f"names the id: {body}"
+
+
+def test_a_window_wider_than_the_calendar_stops_at_its_ends(
+    tmp_path, contract, registry, model_name
+):
+    endless = dt.timedelta.max
+    assert TimeWindow(endless, endless).bounds(NOW) == (dt.datetime.min, dt.datetime.max)
+    old = valid_item(contract, event_time="1970-01-01T00:00:00Z")
+    with serving(
+        tmp_path,
+        contract,
+        registry,
+        model_name,
+        max_event_time_past=endless,
+        max_event_time_future=endless,
+    ) as client:
+        response = client.post("/v1/predict", json=old)
+    assert response.status_code == 200, f"no overflow, 1970 is inside: {response.text}"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (dt.timedelta(days=400), "400 days"),
+        (dt.timedelta(days=1), "1 day"),
+        (dt.timedelta(hours=36), "1 day, 12:00:00"),
+    ],
+)
+def test_durations_read_as_days(value, text):
+    assert duration_text(value) == text
+
+
+def test_an_int_column_without_bounds_is_bounded_to_int64():
+    columns = {**SUBSCRIPTION_CONTRACT["columns"], "tenure_months": {"dtype": "int"}}
+    contract = parse_contract({**SUBSCRIPTION_CONTRACT, "columns": columns}, source="test")
+    model = build_row_model(contract)
+    declared = model.model_json_schema()["properties"]["tenure_months"]
+    assert (declared["minimum"], declared["maximum"]) == (INT64_MIN, INT64_MAX), declared
+    assert model.model_validate(valid_item(contract, 1, tenure_months=INT64_MAX)), "int64 fits"
+    with pytest.raises(ValidationError):
+        model.model_validate(valid_item(contract, 1, tenure_months=INT64_MAX + 1))
+
+
+def test_only_the_json_routes_declare_body_errors(client):
+    spec = client.get("/openapi.json").json()
+    body_errors = {"413", "415", "422"}
+    declared = {
+        f"{method} {path}": body_errors & set(operation["responses"])
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+    expected = {key: body_errors if key.startswith("post ") else set() for key in declared}
+    assert declared == expected, "GET routes take no body: no 413, 415 or 422 declared"
+
+
+def test_a_body_sent_to_a_get_route_is_ignored_not_413(tmp_path, contract, registry, model_name):
+    with serving(tmp_path, contract, registry, model_name, max_body_bytes=1024) as client:
+        response = client.request("GET", "/health", content=b"x" * 4096)
+    assert response.status_code == 200, f"the route never reads it: {response.text}"
+
+
+def test_model_info_leaves_out_metrics_json_cannot_hold(
+    tmp_path, contract, fake_source, pipeline, example_frame
+):
+    fake_source.add("1", pipeline, example_frame)
+    fake_source.versions["1"] = dataclasses.replace(
+        fake_source.versions["1"],
+        metrics={"pr_auc": 0.5, "roc_auc": float("nan"), "brier": float("inf")},
+    )
+    fake_source.alias = "1"
+    config = make_config(tmp_path, contract, "unused://", fake_source.model_name)
+    with TestClient(create_app(config, source=fake_source, clock=lambda: NOW)) as client:
+        response = client.get("/v1/model")
+    assert response.status_code == 200, f"no 500 on NaN: {response.text}"
+    assert response.json()["metrics"] == {"pr_auc": 0.5}, "finite metrics only"

@@ -1,0 +1,116 @@
+"""After a kill -9 of a `lifecycle` command, no process of the project is left.
+
+Each command runs with its own local Prefect API (no ``PREFECT_API_URL``), as a user's does, and
+is killed with SIGKILL by the fault hook once its flow is running. Every process that carries the
+test's home in its environment (the command's children inherit it) must then be gone.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from data.batches import write_batches
+from data.generator import DEFAULT_START
+from data.usecases import use_case
+from pipelines.faults import FAULT_VARIABLE
+from pipelines.prefect_server import local_api
+from pipelines.settings import load_settings
+from tests.pipelines.cli_runner import LIFECYCLE, cli_env
+
+PROC = Path("/proc")
+#: The local API gets SIGTERM the moment its parent dies; it stops within a few seconds.
+SETTLE_SECONDS = 20.0
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="finds processes through /proc (Linux only)"
+)
+
+
+def processes_of(home: Path) -> dict[int, str]:
+    """PID → command line of every process whose environment names ``home`` as its home."""
+    marker = f"LIFECYCLE_HOME={home}".encode()
+    found = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return {pid: command.decode(errors="replace") for pid, command in found.items()}
+
+
+def left_after(home: Path, deadline: float) -> dict[int, str]:
+    """The home's processes still alive at ``deadline`` (checked until then, or until none)."""
+    left = processes_of(home)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = processes_of(home)
+    return left
+
+
+@pytest.fixture(scope="module")
+def raw_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two weeks of raw batches, not validated yet."""
+    home = tmp_path_factory.mktemp("orphans")
+    case = use_case("card_fraud")
+    days = 14
+    write_batches(
+        (
+            (
+                DEFAULT_START + timedelta(days=i),
+                case.generate_day(i, "none", seed=9, days=days, rows=200),
+            )
+            for i in range(days)
+        ),
+        load_settings(home=home).paths.raw,
+    )
+    return home
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("args", "fault"),
+    [
+        (("validate",), "validate:after_batch"),
+        (("demo", "--days", "20"), "train:after_run_started"),
+    ],
+    ids=["validate", "demo"],
+)
+def test_kill_9_leaves_no_process_behind(
+    args: tuple[str, ...], fault: str, raw_home: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    home = tmp_path / "home"
+    shutil.copytree(raw_home, home)
+    env = {**cli_env(home), FAULT_VARIABLE: fault}
+    assert "PREFECT_API_URL" not in env, "the command starts its own local API"
+    done = subprocess.run(
+        [str(LIFECYCLE), *args],
+        env=env,
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGKILL, f"killed at {fault}\n{done.stdout}\n{done.stderr}"
+    assert (home / "prefect" / "local-api.log").exists(), "a local API was started"
+    left = left_after(home, time.monotonic() + SETTLE_SECONDS)
+    assert left == {}, f"processes outlived the killed `lifecycle {args[0]}`: {left}"
+
+
+def test_a_users_prefect_server_is_used_as_it_is(tmp_path: Path) -> None:
+    url = "http://prefect.example:4200/api"
+    with local_api(tmp_path, {"PREFECT_API_URL": url}) as used:
+        assert used == url, "nothing is started when a server is named"
+    assert not (tmp_path / "local-api.log").exists(), "no local API was started"
