@@ -107,6 +107,21 @@ def lifecycle(home: Path, *args: str, prefect_api: str | None = None) -> Run:
     return start(home, *args, prefect_api=prefect_api).finish()
 
 
+def killed_at(home: Path, fault: str, *args: str, prefect_api: str | None = None) -> Run:
+    """Run `lifecycle ARGS` with the fault hook armed at ``fault`` (see `pipelines.faults`)."""
+    env = {**cli_env(home, prefect_api), "LIFECYCLE_FAULT": fault}
+    done = subprocess.run(
+        [str(LIFECYCLE), *args],
+        env=env,
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    return Run(tuple(args), done.returncode, done.stdout, done.stderr)
+
+
 def plain(text: str) -> str:
     """Rendered help as one line of words: no box drawing, bullets, code marks or wrapping."""
     return " ".join(re.sub(r"[│╭╮╰╯─•`]", " ", text).split())

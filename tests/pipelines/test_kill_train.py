@@ -20,8 +20,7 @@ from data.generator import DEFAULT_START
 from data.usecases import use_case
 from features import vocabulary as vocab
 from pipelines.settings import load_settings
-from tests.pipelines.cli_runner import lifecycle
-from tests.pipelines.test_promotion_recovery import killed_at
+from tests.pipelines.cli_runner import killed_at, lifecycle
 
 MODEL = "card-fraud"
 DAYS = 30

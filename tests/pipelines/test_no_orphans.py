@@ -7,6 +7,7 @@ test's home in its environment (the command's children inherit it) must then be 
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
@@ -18,10 +19,9 @@ import pytest
 from data.batches import write_batches
 from data.generator import DEFAULT_START
 from data.usecases import use_case
-from pipelines.faults import FAULT_VARIABLE
 from pipelines.prefect_server import local_api
 from pipelines.settings import load_settings
-from tests.pipelines.cli_runner import LIFECYCLE, cli_env
+from tests.pipelines.cli_runner import cli_env, killed_at
 
 PROC = Path("/proc")
 #: The local API gets SIGTERM the moment its parent dies; it stops within a few seconds.
@@ -87,23 +87,11 @@ def raw_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_kill_9_leaves_no_process_behind(
     args: tuple[str, ...], fault: str, raw_home: Path, tmp_path: Path
 ) -> None:
-    import shutil
-    import subprocess
-
     home = tmp_path / "home"
     shutil.copytree(raw_home, home)
-    env = {**cli_env(home), FAULT_VARIABLE: fault}
-    assert "PREFECT_API_URL" not in env, "the command starts its own local API"
-    done = subprocess.run(
-        [str(LIFECYCLE), *args],
-        env=env,
-        cwd=home,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == -signal.SIGKILL, f"killed at {fault}\n{done.stdout}\n{done.stderr}"
+    assert "PREFECT_API_URL" not in cli_env(home), "the command starts its own local API"
+    killed = killed_at(home, fault, *args)
+    assert killed.code == -signal.SIGKILL, f"killed at {fault}\n{killed}"
     assert (home / "prefect" / "local-api.log").exists(), "a local API was started"
     left = left_after(home, time.monotonic() + SETTLE_SECONDS)
     assert left == {}, f"processes outlived the killed `lifecycle {args[0]}`: {left}"

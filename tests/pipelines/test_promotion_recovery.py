@@ -41,7 +41,7 @@ from pipelines.audit import (
 )
 from pipelines.faults import FAULT_VARIABLE
 from pipelines.settings import load_settings, unknown_variables
-from tests.pipelines.cli_runner import LIFECYCLE, Run, cli_env, lifecycle
+from tests.pipelines.cli_runner import cli_env, killed_at, lifecycle
 
 MODEL = "card-fraud"
 AT = datetime(2026, 2, 1, 12, 0)
@@ -331,21 +331,6 @@ def alias(client: MlflowClient, name: str) -> str | None:
         return str(client.get_model_version_by_alias(MODEL, name).version)
     except MlflowException:
         return None
-
-
-def killed_at(home: Path, fault: str, *args: str, prefect_api: str) -> Run:
-    """Run `lifecycle ARGS` with the fault hook armed at ``fault``."""
-    env = {**cli_env(home, prefect_api), FAULT_VARIABLE: fault}
-    done = subprocess.run(
-        [str(LIFECYCLE), *args],
-        env=env,
-        cwd=home,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return Run(tuple(args), done.returncode, done.stdout, done.stderr)
 
 
 @pytest.mark.e2e
