@@ -36,12 +36,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Final, cast
 
 import anyio.to_thread
 from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -64,7 +64,7 @@ from features.vocabulary import (
     warnings_from_tag,
 )
 from serving.auth import api_key_guard
-from serving.config import ServingConfig
+from serving.config import ServingConfig, ServingSettings
 from serving.metrics import CONTENT_TYPE, ServingMetrics
 from serving.mlflow_source import MlflowModelSource
 from serving.model_store import (
@@ -588,6 +588,55 @@ def prediction_answers(
     ]
 
 
+#: Where the Swagger UI files (from the locked ``swagger-ui-bundle`` package) are served.
+DOCS_ASSETS: Final = "/docs-assets"
+
+
+def _serve_offline_docs(app: FastAPI) -> None:
+    """``GET /docs``: Swagger UI for the app's OpenAPI, with every asset served locally."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title}: docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+def api_description(contract: DatasetContract, settings: ServingSettings) -> str:
+    """The OpenAPI description (Markdown, shown at ``/docs``), with this server's limits."""
+    days = (settings.max_event_time_past.days, settings.max_event_time_future.days)
+    key = "Every `/v1` route needs the `X-API-Key` header." if settings.api_key else ""
+    return "\n\n".join(
+        part
+        for part in (
+            f"Scores rows of the `{contract.name}` contract with the model version that holds "
+            "the serving alias, swapped live when the alias moves. Every answer names the "
+            "version that scored it.",
+            f"- `POST /v1/predict`: one row object, or an array of 1 to {settings.max_batch} "
+            f"rows; the id is `{contract.id_column}`, the score `{contract.score_name}`.\n"
+            "- `POST /v1/labels`: labels that became known after scoring.\n"
+            "- `GET /v1/model`: the version serving, its training window and metrics.\n"
+            "- `GET /health` (liveness), `GET /ready` (a model is loaded), `GET /metrics` "
+            "(Prometheus).",
+            "Errors are JSON with a reason: 422 for an invalid body (each bad field named), "
+            f"413 above {settings.max_body_bytes:,} bytes, 415 unless sent as "
+            "`application/json`, 503 while no model is loaded. Event and label times must lie "
+            f"within {days[0]} days before and {days[1]} days after the server's clock.",
+            key,
+        )
+        if part
+    )
+
+
 def create_app(
     config: ServingConfig,
     source: ModelSource | None = None,
@@ -647,9 +696,14 @@ def create_app(
             f"Scores rows of contract '{contract.name}' with "
             f"models:/{config.model_name}@{config.alias}."
         ),
-        description=__doc__,
+        description=api_description(contract, settings),
         lifespan=lifespan,
+        # The default /docs and /redoc pages load their scripts from a CDN and stay blank
+        # offline; /docs is served below from the Swagger UI files in the lock instead.
+        docs_url=None,
+        redoc_url=None,
     )
+    _serve_offline_docs(app)
     # Added last = outermost: the request id and metrics cover the body guard's answers too.
     app.add_middleware(
         BodyGuardMiddleware, max_bytes=settings.max_body_bytes, json_paths=JSON_PATHS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -381,6 +382,15 @@ def test_openapi_documents_both_request_shapes_and_errors(client):
     assert "401" not in predict["responses"], "no key set: no 401"
 
 
+def test_openapi_description_is_for_api_users_with_this_servers_limits(client):
+    description = client.get("/openapi.json").json()["info"]["description"]
+    assert ":func:" not in description, "no docstring markup"
+    assert ":class:" not in description, "no docstring markup"
+    assert "1 to 1000 rows" in description, "the batch limit is stated"
+    assert "413 above 2,097,152 bytes" in description, "the body limit is stated"
+    assert "X-API-Key" not in description, "no key set: no key mentioned"
+
+
 def test_openapi_declares_the_api_key_scheme_when_a_key_is_set(
     tmp_path, contract, registry, model_name
 ):
@@ -388,3 +398,18 @@ def test_openapi_declares_the_api_key_scheme_when_a_key_is_set(
         spec = client.get("/openapi.json").json()
     assert "APIKeyHeader" in spec["components"]["securitySchemes"], "API key scheme documented"
     assert "401" in spec["paths"]["/v1/predict"]["post"]["responses"], "401 documented"
+
+
+def test_docs_page_loads_every_asset_from_the_server_itself(client):
+    page = client.get("/docs")
+    assert page.status_code == 200, page.text
+    assert "cdn" not in page.text.lower(), "no asset from a CDN: /docs works offline"
+    assets = re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', page.text)
+    assert len(assets) >= 2, f"script and stylesheet are local: {assets}"
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset
+        assert answer.content, f"{asset} has content"
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert len(script.content) > 100_000, "the real Swagger UI bundle"
+    assert client.get("/redoc").status_code == 404, "no CDN-only ReDoc page"
