@@ -625,6 +625,35 @@ def doctor(
 
 
 @app.command()
+def handoff(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the notes to this Markdown file instead of printing them."),
+    ] = None,
+    home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write handoff notes for whoever takes over the service (or reviews a run).
+
+    What is deployed (version, windows, metrics, the gate's reason), open risks (interrupted
+    promotions, drift, caveats, quarantined batches, abandoned versions), recent decisions, how
+    to roll back, where every log is, and the champion's model card. Read-only.
+    """
+    settings = settings_for(home, contract, config)
+    with user_errors():
+        from pipelines.handoff import gather, render
+
+        notes = render(gather(settings))
+    if out is None:
+        typer.echo(notes, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(notes, encoding="utf-8")
+    console.print(f"handoff notes written to {out}")
+
+
+@app.command()
 def ingest(
     file: Annotated[
         Path,
