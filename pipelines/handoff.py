@@ -64,13 +64,13 @@ def gather(settings: Settings) -> HandoffFacts:
     client = registry.connect(settings.resolved_tracking_uri)
     champion_version = registry.alias_version(client, name, vocab.CHAMPION)
     champion = None
-    card = None
+    model_card_md = None
     if champion_version is not None:
         found = client.get_model_version(name, champion_version)
         run_id = registry.version_run_id(client, name, champion_version)
         metrics = dict(client.get_run(run_id).data.metrics)
         champion = VersionFacts(champion_version, dict(found.tags), metrics, found.description)
-        card = _model_card(client, run_id)
+        model_card_md = _model_card(client, run_id)
     abandoned = {
         str(v.version): v.tags[vocab.ABANDONED_TAG]
         for v in client.search_model_versions(f"name = '{name}'")
@@ -93,7 +93,7 @@ def gather(settings: Settings) -> HandoffFacts:
         unfinished_intents=len(
             unfinished_intents(read_decisions(intent_log(audit)), records, name)
         ),
-        model_card=card,
+        model_card=model_card_md,
         logs={
             "audit log (every decision, JSON lines)": audit,
             "promotion intents (crash recovery)": intent_log(audit),
