@@ -14,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from sklearn.pipeline import Pipeline
 
 from features import vocabulary as vocab
 from features.contract import DatasetContract, load_contract
@@ -43,16 +46,18 @@ from pipelines.settings import Settings
 from training import registry
 from training.candidate import (
     Candidate,
+    Segments,
     candidate_tags,
-    rescore,
+    score,
     scorecard,
     segment_dict,
     train_candidate,
 )
 from training.config import TrainingConfig
-from training.gate import PromotionDecision, decide_promotion
+from training.evaluate import Metrics, evaluate, evaluate_segments
+from training.gate import PromotionDecision, decide_promotion, gain_interval, holdout_interval
 from training.model_card import DataWindow, ModelCardInputs, render_model_card
-from training.split import to_naive_utc
+from training.split import TimeSplit, to_naive_utc
 
 STORAGE_RETRIES = 2
 
@@ -212,6 +217,8 @@ def register_candidate(
         run_tags=run_tags,
         version_tags=version_tags,
         reference=candidate.reference,
+        run_name=f"train-{split.cutoff:%Y%m%d-%H%M}",
+        inputs=_run_inputs(split, contract, settings.paths.validated),
         reached=lambda step: checkpoint(f"train:after_{step}"),
     )
     client.log_dict(
@@ -237,6 +244,12 @@ def register_candidate(
             leakage_checks=candidate.leakage_checks,
             warnings=candidate.warnings,
             min_segment_positives=settings.promotion.segment_min_positives,
+            metric_interval=holdout_interval(
+                candidate.reference[contract.label_column],
+                candidate.reference[contract.score_name],
+                settings.promotion,
+                target_fpr=settings.training.target_fpr,
+            ),
         )
     )
     registry.log_model_card(client, registered.run_id, model_card_text)
@@ -248,6 +261,26 @@ def register_candidate(
     registry.set_alias(client, contract.model_name, vocab.CHALLENGER, registered.version)
     checkpoint("train:after_challenger_alias")
     return registered
+
+
+def _run_inputs(
+    split: TimeSplit, contract: DatasetContract, validated: Path
+) -> list[registry.RunInput]:
+    """The training and holdout rows as MLflow dataset inputs (features and label)."""
+    columns = [*contract.features, contract.label_column]
+    return [
+        registry.RunInput(
+            context,
+            f"{context} {window[0]}..{window[1]}",
+            frame[columns],
+            validated,
+            contract.label_column,
+        )
+        for context, frame, window in (
+            ("training", split.train, split.train_window),
+            ("holdout", split.holdout, split.holdout_window),
+        )
+    ]
 
 
 @flow(name="train")
@@ -287,7 +320,11 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
 def compare_with_champion(
     settings: Settings, contract: DatasetContract, challenger: str
 ) -> PromotionDecision:
-    """Score challenger and champion on the challenger's (most recent) holdout and decide."""
+    """Score challenger and champion on the challenger's (most recent) holdout and decide.
+
+    Both models score the same rows, so the gate gets the paired bootstrap interval of the gain
+    (`training.gate.gain_interval`) besides the two scorecards.
+    """
     client = registry.connect(settings.resolved_tracking_uri)
     name = contract.model_name
     policy = settings.promotion
@@ -303,19 +340,31 @@ def compare_with_champion(
             champion_version=registry.alias_version(client, name, vocab.CHAMPION),
             numbers={},
         )
-    new_metrics, new_segments = rescore(
-        challenger_model, reference, contract, target_fpr=target_fpr
+    new_scores, new_metrics, new_segments = _rescored(
+        challenger_model, reference, contract, target_fpr
     )
     warnings = registry.version_warnings(client, name, challenger)
     challenger_scores = scorecard(challenger, new_metrics, new_segments, policy.metric, warnings)
     champion = registry.alias_version(client, name, vocab.CHAMPION)
-    champion_scores = None
-    if champion is not None:
-        old_metrics, old_segments = rescore(
-            registry.load_pipeline(name, champion), reference, contract, target_fpr=target_fpr
-        )
-        champion_scores = scorecard(champion, old_metrics, old_segments, policy.metric)
-    return decide_promotion(challenger_scores, champion_scores, policy)
+    if champion is None:
+        return decide_promotion(challenger_scores, None, policy)
+    old_scores, old_metrics, old_segments = _rescored(
+        registry.load_pipeline(name, champion), reference, contract, target_fpr
+    )
+    champion_scores = scorecard(champion, old_metrics, old_segments, policy.metric)
+    y_true = reference[contract.label_column].to_numpy()
+    gain = gain_interval(y_true, new_scores, old_scores, policy, target_fpr=target_fpr)
+    return decide_promotion(challenger_scores, champion_scores, policy, gain)
+
+
+def _rescored(
+    model: Pipeline, reference: pd.DataFrame, contract: DatasetContract, target_fpr: float
+) -> tuple[npt.NDArray[np.float64], Metrics, Segments]:
+    """A model's scores of a candidate's reference frame, with the figures `rescore` gives."""
+    scores = score(model, reference, contract)
+    y_true = reference[contract.label_column].to_numpy()
+    metrics = evaluate(y_true, scores, contract.costs, target_fpr=target_fpr)
+    return scores, metrics, evaluate_segments(reference, scores, contract, metrics.threshold)
 
 
 @task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -340,12 +389,22 @@ def complete_intent(settings: Settings, intent: dict[str, Any], note: str | None
         checkpoint(f"{prefix}:after_alias")
     for version, tags in completion.tags.items():
         registry.tag_version(client, name, version, tags)
+    version, description = _described(intent)
+    registry.describe_version(client, name, version, description)
     checkpoint(f"{prefix}:after_tags")
     if completion.remove_challenger:
         client.delete_registered_model_alias(name, vocab.CHALLENGER)
         checkpoint(f"{prefix}:after_challenger_alias")
     append_decision(settings.paths.audit_log, completion.outcome)
     return completion.describe()
+
+
+def _described(intent: dict[str, Any]) -> tuple[str, str]:
+    """The version an intent is about, and the description it leaves on it in the registry."""
+    if intent["kind"] == PROMOTE_INTENT:
+        verdict = "promoted" if intent["verdict"] == "promote" else "rejected"
+        return intent["challenger_version"], f"Gate {intent['at']}: {verdict}. {intent['reason']}"
+    return intent["from_version"], f"Rolled back {intent['at']}: {intent['reason']}"
 
 
 def apply_decision(

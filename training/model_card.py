@@ -17,12 +17,22 @@ from datetime import datetime
 import pandas as pd
 
 from features.contract import DatasetContract, format_duration
-from training.evaluate import Metrics, SegmentMetrics
+from features.vocabulary import GATE_TAG_PREFIX
+from training.evaluate import BootstrapInterval, Metrics, SegmentMetrics
 from training.leakage import LeakageCheckResult
 from training.split import DateWindow, TimeSplit
 
 _NA = "n/a"
 _NOT_INPUT = "(not a model input)"
+#: The metrics an interval can be of, in the order of the Holdout performance table's rows.
+_METRIC_ROWS = ("pr_auc", "roc_auc", "brier", "recall_at_fpr")
+_METRIC_NAMES = {"pr_auc": "PR-AUC", "roc_auc": "ROC-AUC", "recall_at_fpr": "recall at the FPR"}
+_GATE_NOTE = (
+    "Promotion compares this model with the champion of the time on this holdout, by a paired "
+    "bootstrap interval of the gain; that interval and the verdict are recorded later, in the "
+    f"version's `{GATE_TAG_PREFIX}numbers` and `{GATE_TAG_PREFIX}reason` tags and in the audit "
+    "log, not in this model card."
+)
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,10 @@ class ModelCardInputs:
     model's parameters are the contract's ``model`` section. Segments with fewer than
     ``min_segment_positives`` positives are marked unreliable: pass the promotion gate's
     ``segment_min_positives``, so the card and the gate agree on what "too few" is.
-    ``warnings`` are the candidate's (`training.candidate.Candidate.warnings`). Leave
-    ``intended_use`` and ``limitations`` as ``None`` to use defaults derived from the contract
-    and the figures.
+    ``warnings`` are the candidate's (`training.candidate.Candidate.warnings`).
+    ``metric_interval`` is the bootstrap interval of the gate's metric on this holdout
+    (`training.gate.holdout_interval`); None leaves it out. Leave ``intended_use`` and
+    ``limitations`` as ``None`` to use defaults derived from the contract and the figures.
     """
 
     model_name: str
@@ -90,6 +101,7 @@ class ModelCardInputs:
     min_segment_positives: int
     warnings: Sequence[str]
     version: str = "pending"
+    metric_interval: BootstrapInterval | None = None
     intended_use: str | None = None
     limitations: tuple[str, ...] | None = None
 
@@ -198,7 +210,18 @@ def _summary(inputs: ModelCardInputs) -> str:
         f"ROC-AUC {_num(m.roc_auc)}. At the cost-optimal threshold {_score(m.threshold)} it "
         f"flags {m.n_flagged} rows with precision {_num(m.precision_at_threshold)} and recall "
         f"{_num(m.recall_at_threshold)}, for an expected cost of "
-        f"{_money(m.expected_cost_per_row)} {costs.currency} per row."
+        f"{_money(m.expected_cost_per_row)} {costs.currency} per row.{_interval_sentence(inputs)}"
+    )
+
+
+def _interval_sentence(inputs: ModelCardInputs) -> str:
+    interval = inputs.metric_interval
+    if interval is None:
+        return ""
+    return (
+        f" Resampling the holdout's rows, the {interval.confidence:.0%} interval of "
+        f"{_METRIC_NAMES.get(interval.metric, interval.metric)} is {interval.low:.4f} to "
+        f"{interval.high:.4f}."
     )
 
 
@@ -271,10 +294,20 @@ def _performance(inputs: ModelCardInputs) -> str:
         ["Rows", str(m.n_rows)],
         ["Positives", str(m.n_positives)],
     ]
+    interval = inputs.metric_interval
+    if interval is not None:
+        rows.insert(
+            _METRIC_ROWS.index(interval.metric) + 1,
+            [
+                f"{interval.confidence:.0%} interval of "
+                f"{_METRIC_NAMES.get(interval.metric, interval.metric)} (bootstrap, "
+                f"{interval.resamples} resamples, seed {interval.seed})",
+                f"{interval.low:.4f} to {interval.high:.4f}",
+            ],
+        )
     text = "## Holdout performance\n\n" + _table(["metric", "value"], rows)
-    if m.notes:
-        text += "\n\n" + "\n".join(f"- Note: {note}" for note in m.notes)
-    return text
+    notes = [*m.notes, _GATE_NOTE]
+    return text + "\n\n" + "\n".join(f"- Note: {note}" for note in notes)
 
 
 def _threshold(inputs: ModelCardInputs) -> str:

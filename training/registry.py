@@ -13,7 +13,7 @@ import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pandas as pd
 import sklearn
 import skops
 from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
@@ -47,6 +48,31 @@ class RegisteredVersion:
     version: str
     run_id: str
     model_uri: str
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """A frame a training run used, logged as an MLflow dataset input.
+
+    MLflow records its schema, a profile and a digest, not the rows; ``source`` says where the
+    rows live (the validated batches).
+    """
+
+    context: str
+    name: str
+    frame: pd.DataFrame
+    source: Path
+    target: str
+
+    def dataset(self) -> Any:
+        """The MLflow dataset of this input."""
+        with warnings.catch_warnings():
+            # A local folder could be read as either of MLflow's two local source kinds; both
+            # record the same path, and MLflow warns that it picked one.
+            warnings.filterwarnings("ignore", message=".*interpreted in multiple ways")
+            return from_pandas(
+                self.frame, source=str(self.source), targets=self.target, name=self.name
+            )
 
 
 def connect(tracking_uri: str) -> MlflowClient:
@@ -94,6 +120,8 @@ def log_training_run(
     run_tags: Mapping[str, str],
     version_tags: Mapping[str, str],
     reference: pd.DataFrame,
+    run_name: str,
+    inputs: Sequence[RunInput] = (),
     reached: Callable[[str], None] = lambda step: None,
 ) -> RegisteredVersion:
     """Log one training run and register its model as a new version of ``model_name``.
@@ -104,8 +132,9 @@ def log_training_run(
     input (its first rows become the input example and, with the predicted probabilities, the
     signature). ``reference`` (the candidate's reference frame: holdout rows with their 0/1
     label and scores) is stored for monitoring and for the promotion gate's comparison.
-    ``reached`` is called with the name of each step as it completes (``run_started``,
-    ``version_registered``, ``run_finished``): the caller's fault-injection hook.
+    ``inputs`` become the run's dataset inputs (MLflow's Datasets view). ``reached`` is called
+    with the name of each step as it completes (``run_started``, ``version_registered``,
+    ``run_finished``): the caller's fault-injection hook.
     """
     example = features.head(5)
     with warnings.catch_warnings():
@@ -113,7 +142,11 @@ def log_training_run(
         # declares which columns are nullable and those are floats, so the hint is noise.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, pipeline.predict_proba(example)[:, 1])
-    with mlflow.start_run(experiment_id=experiment_id, tags=dict(run_tags)) as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=dict(run_tags)
+    ) as run:
+        for run_input in inputs:
+            mlflow.log_input(run_input.dataset(), context=run_input.context)
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
         reached("run_started")
@@ -183,6 +216,11 @@ def tag_version(client: MlflowClient, name: str, version: str, tags: Mapping[str
         is_json = isinstance(value, dict | list | tuple)
         text = json.dumps(value, default=str) if is_json else str(value)
         client.set_model_version_tag(name, version, key, text)
+
+
+def describe_version(client: MlflowClient, name: str, version: str, text: str) -> None:
+    """Set the version's description (the first thing the MLflow UI shows on its page)."""
+    client.update_model_version(name, version, description=text)
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:

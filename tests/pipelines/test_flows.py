@@ -95,6 +95,10 @@ def test_spine(name: str, tmp_path: Path, prefect_harness: None) -> None:
     assert "2026-01-09" not in run.data.tags["batches"].split(","), "blocked batch not in lineage"
     assert run.data.metrics["pr_auc"] > 0.3, run.data.metrics
     assert run.data.tags["contract_name"] == contract.name, "the run names its contract"
+    assert run.info.run_name == f"train-{end:%Y%m%d-%H%M}", "the run is named by its cutoff"
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "holdout"}, "both frames are logged as dataset inputs"
+    assert inputs["holdout"].name.startswith("holdout 2026-"), inputs["holdout"].name
     reference = client.download_artifacts(
         second.run_id, "reference/reference.parquet", str(tmp_path)
     )
@@ -118,6 +122,9 @@ def test_spine(name: str, tmp_path: Path, prefect_harness: None) -> None:
     assert decision.verdict == "reject", decision.reason
     assert str(client.get_model_version_by_alias(name, "champion").version) == second.version
     assert client.get_model_version(name, third.version).tags["gate.verdict"] == "reject"
+    description = client.get_model_version(name, third.version).description
+    assert "rejected." in description, f"the version page says why: {description}"
+    assert decision.reason in description, description
 
     # Rollback moves champion back to v1 and is recorded; there is nothing before v1.
     result = rollback_flow(settings, "test rollback")

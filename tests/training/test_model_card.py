@@ -8,7 +8,7 @@ import pytest
 
 from features.contract import DatasetContract, parse_contract
 from training.candidate import Candidate
-from training.evaluate import evaluate, evaluate_segments
+from training.evaluate import BootstrapInterval, evaluate, evaluate_segments
 from training.gate import GatePolicy
 from training.leakage import LeakageCheckResult
 from training.model_card import DataWindow, ModelCardInputs, render_model_card
@@ -216,3 +216,21 @@ def test_card_of_another_use_case_speaks_its_language(
         "| max_iter | `40` |",
     ):
         assert phrase in card, f"the card should say {phrase!r}:\n{card}"
+
+
+def test_card_shows_the_gate_metrics_interval_when_given(inputs: ModelCardInputs) -> None:
+    plain = render_model_card(inputs)
+    assert "interval of PR-AUC" not in plain, "no interval given, none shown"
+    assert "paired bootstrap interval of the gain" in plain, "the card says where the gate's is"
+    assert "`gate.numbers`" in plain, plain
+    interval = BootstrapInterval("pr_auc", 0.8333, 0.5, 1.0, 0.95, 2000, 0)
+    card = render_model_card(dataclasses.replace(inputs, metric_interval=interval))
+    assert "the 95% interval of PR-AUC is 0.5000 to 1.0000." in card, card
+    row = "| 95% interval of PR-AUC (bootstrap, 2000 resamples, seed 0) | 0.5000 to 1.0000 |"
+    lines = card.splitlines()
+    assert lines.index(row) == lines.index(f"| PR-AUC (average precision) | {0.8333:.4f} |") + 1, (
+        "the interval row follows its metric's row"
+    )
+    roc = dataclasses.replace(interval, metric="roc_auc")
+    card = render_model_card(dataclasses.replace(inputs, metric_interval=roc))
+    assert "| 95% interval of ROC-AUC (bootstrap, 2000 resamples, seed 0) |" in card, card
