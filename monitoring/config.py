@@ -7,6 +7,8 @@ Each default is defined here and nowhere else.
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -17,6 +19,15 @@ class MonitoringConfig(BaseModel):
 
     drift_share_threshold: float = Field(
         default=0.3, gt=0, le=1, description="Share of drifted features that flags a window."
+    )
+    min_drifted_features: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "Drifted features a window also needs before it is flagged (capped at the "
+            "contract's feature count): with few features one column is a large share, and one "
+            "column crossing its test threshold on a clean day is not rare."
+        ),
     )
     performance_days: int = Field(
         default=14, ge=1, description="Trailing days of predictions joined with matured labels."
@@ -45,3 +56,22 @@ class MonitoringConfig(BaseModel):
         ge=1,
         description="Write Evidently's performance report every N days (figures: every window).",
     )
+
+    def drifted_features_needed(self, n_features: int) -> int:
+        """Drifted features that flag a window of a contract with ``n_features`` features.
+
+        Both conditions must hold: the share (``drift_share_threshold``, rounded up to whole
+        features) and the count (``min_drifted_features``, capped at ``n_features`` so that a
+        one-feature contract can still be flagged).
+
+        Raises:
+            ValueError: ``n_features`` is below 1.
+        """
+        if n_features < 1:
+            raise ValueError(f"a contract has at least one feature, got n_features={n_features}")
+        by_share = math.ceil(round(self.drift_share_threshold * n_features, 9))
+        return max(by_share, min(self.min_drifted_features, n_features), 1)
+
+    def flags_drift(self, n_drifted: int, n_features: int) -> bool:
+        """The window's drift verdict: ``n_drifted`` reaches :meth:`drifted_features_needed`."""
+        return n_drifted >= self.drifted_features_needed(n_features)

@@ -31,7 +31,8 @@ from evidently.metrics import (
 from evidently.presets import ClassificationPreset, DataDriftPreset
 
 from features.contract import DatasetContract
-from features.metrics import PR_AUC_METHOD
+from features.metrics import PR_AUC_METHOD, pr_auc
+from features.vocabulary import MODEL_VERSION
 from monitoring.config import MonitoringConfig
 from monitoring.errors import (
     EmptyWindowError,
@@ -42,14 +43,17 @@ from monitoring.errors import (
 from monitoring.performance import (
     PerformanceFigures,
     classification_performance,
+    labels_and_scores,
     segment_performance,
 )
 from monitoring.summary import (
     ColumnDrift,
     DataQuality,
+    LabelCounts,
     PerformanceSummary,
     SegmentPerformance,
     UnseenCategories,
+    VersionPerformance,
     WindowSummary,
     window_id_for,
 )
@@ -467,6 +471,90 @@ def _performance_summary(
     )
 
 
+#: Key of the rows whose log record names no model version.
+UNKNOWN_VERSION = "(unknown)"
+
+
+def _version_key(version: str) -> tuple[int, int | str]:
+    """Numbered versions in number order, then any other name in text order."""
+    return (0, int(version)) if version.isdigit() else (1, version)
+
+
+def version_performance(
+    labelled: pd.DataFrame,
+    contract: DatasetContract,
+    *,
+    references: Mapping[str, Mapping[str, float]],
+    min_positives: int,
+) -> dict[str, VersionPerformance]:
+    """Per model version (the log's ``model_version``), its figures on its own matured rows.
+
+    Each version is compared with its own training figure (``references[version]["pr_auc"]``,
+    None when not given). A frame without the version column (rows not from the prediction
+    log) gives an empty dict; rows whose record names no version are kept under
+    ``"(unknown)"``.
+
+    Args:
+        labelled: Predictions with the label column (0/1, missing where not matured), as
+            :func:`monitoring.labels.matured_performance_frame` returns them.
+        contract: Names the label, score and event-time columns.
+        references: Training-time figures by version.
+        min_positives: Positives a version's rows need before its figure counts as evaluated.
+
+    Raises:
+        MonitoringInputError: a matured label is not 0/1, or a matured row has no score.
+    """
+    if MODEL_VERSION not in labelled.columns or labelled.empty:
+        return {}
+    label, event = contract.label_column, contract.event_time_column
+    logged = labelled[MODEL_VERSION].astype(object)
+    versions = logged.where(logged.notna(), UNKNOWN_VERSION).astype(str)
+    days = (
+        pd.to_datetime(labelled[event], format="ISO8601").dt.date
+        if event in labelled.columns
+        else None
+    )
+    found: dict[str, VersionPerformance] = {}
+    for version in sorted(versions.unique(), key=_version_key):
+        rows = labelled[(versions == version).to_numpy()]
+        matured = rows[rows[label].notna()]
+        y, p = labels_and_scores(matured.astype({label: "int64"}), contract)
+        area = pr_auc(y, p)
+        n_positives = int(y.sum())
+        reference = references.get(version, {}).get("pr_auc")
+        version_days = None if days is None else days[rows.index]
+        found[version] = VersionPerformance(
+            n_predictions=len(rows),
+            n_labelled=len(matured),
+            n_positives=n_positives,
+            first_day=None if version_days is None else version_days.min().isoformat(),
+            last_day=None if version_days is None else version_days.max().isoformat(),
+            pr_auc=area,
+            reference_pr_auc=reference,
+            pr_auc_drop=None if area is None or reference is None else reference - area,
+            evaluated=area is not None and n_positives >= min_positives,
+        )
+    return found
+
+
+def matured_label_counts(
+    labelled: pd.DataFrame, contract: DatasetContract
+) -> dict[str, LabelCounts]:
+    """Matured labels and positives per event day (ISO date) of the predictions' event time."""
+    label, event = contract.label_column, contract.event_time_column
+    if labelled.empty or event not in labelled.columns:
+        return {}
+    matured = labelled[labelled[label].notna()]
+    days = pd.to_datetime(matured[event], format="ISO8601").dt.strftime("%Y-%m-%d")
+    positive = (matured[label].astype("int64") == 1).to_numpy()
+    grouped = pd.DataFrame({"day": days.to_numpy(), "positive": positive}).groupby("day")
+    sizes, positives = grouped.size(), grouped["positive"].sum()
+    return {
+        str(day): LabelCounts(n_labelled=int(sizes[day]), n_positives=int(positives[day]))
+        for day in sizes.index
+    }
+
+
 def _classification_snapshot(
     matured: pd.DataFrame, contract: DatasetContract, threshold: float
 ) -> Any:
@@ -493,6 +581,8 @@ def evaluate_window(
     window_start: date | None = None,
     window_end: date | None = None,
     performance_report: bool = True,
+    champion_version: str | None = None,
+    version_references: Mapping[str, Mapping[str, float]] | None = None,
 ) -> WindowResult:
     """Compare one window with the reference, and measure performance on matured labels.
 
@@ -521,6 +611,11 @@ def evaluate_window(
         window_start: First day of the window; default: earliest event date in ``current``.
         window_end: Last day (inclusive); default: latest event date in ``current``.
         performance_report: Build Evidently's classification report of the matured labels.
+        champion_version: The version ``reference`` belongs to (the summary names it, and the
+            retraining policy judges that version on its own rows).
+        version_references: Training-time figures per version, to compare every version in
+            the performance window with its own; the champion's default to
+            ``reference_performance``.
 
     Raises:
         EmptyWindowError: ``current`` has no rows.
@@ -558,6 +653,9 @@ def evaluate_window(
     drifted_count = find_metric(metrics, "DriftedColumnsCount", columns=drift_columns)
     n_drifted = int(drifted_count["value"]["count"]) + len(contract.features) - len(drift_columns)
     drift_share = n_drifted / len(contract.features)
+    references = dict(version_references or {})
+    if champion_version is not None:
+        references.setdefault(champion_version, reference_performance)
     performance = _performance(
         labelled,
         contract,
@@ -580,10 +678,11 @@ def evaluate_window(
         n_rows=len(current_frame),
         n_reference_rows=len(reference_frame),
         drift_share_threshold=config.drift_share_threshold,
+        min_drifted_features=config.min_drifted_features,
         feature_drift=feature_drift,
         n_drifted_features=n_drifted,
         drift_share=drift_share,
-        data_drift_detected=drift_share >= config.drift_share_threshold,
+        data_drift_detected=config.flags_drift(n_drifted, len(contract.features)),
         prediction_drift=_column_drift(metrics, contract.score_name),
         quality=_quality(metrics, current_frame, reference_frame, contract),
         n_labelled=performance.n_labelled,
@@ -591,6 +690,18 @@ def evaluate_window(
         min_labelled_positives=config.min_labelled_positives,
         performance=performance.summary,
         performance_note=performance.note,
+        champion_version=champion_version,
+        performance_by_version=(
+            {}
+            if labelled is None
+            else version_performance(
+                labelled,
+                contract,
+                references=references,
+                min_positives=config.min_labelled_positives,
+            )
+        ),
+        matured_by_day={} if labelled is None else matured_label_counts(labelled, contract),
         warnings=tuple(warnings),
     )
     return WindowResult(

@@ -127,15 +127,54 @@ class PerformanceSummary(_Frozen):
     segments: dict[str, dict[str, SegmentPerformance]] = Field(default_factory=dict)
 
 
+class VersionPerformance(_Frozen):
+    """Quality of one model version on its own predictions whose labels had matured.
+
+    After a swap the performance window mixes the predictions of several versions; this keeps
+    each apart, so a version is judged only on the rows it scored, against its own training
+    figure. ``pr_auc`` is None without both classes; ``evaluated`` is True when the rows hold
+    at least ``WindowSummary.min_labelled_positives`` positives (and both classes), the
+    evidence a retraining rule needs before it reads the figure.
+    """
+
+    n_predictions: int = Field(ge=0, description="Its predictions in the performance window.")
+    n_labelled: int = Field(ge=0, description="Of those, how many had a matured label.")
+    n_positives: int = Field(ge=0)
+    first_day: str | None = Field(description="Event date of its earliest prediction (ISO).")
+    last_day: str | None = Field(description="Event date of its latest prediction (ISO).")
+    pr_auc: float | None = None
+    reference_pr_auc: float | None = Field(
+        default=None, description="The version's own training-time (holdout) PR-AUC."
+    )
+    pr_auc_drop: float | None = Field(
+        default=None, description="reference - current; None when either is unknown."
+    )
+    evaluated: bool = False
+
+
+class LabelCounts(_Frozen):
+    """Matured labels (and positives among them) of the predictions of one event day."""
+
+    n_labelled: int = Field(ge=0)
+    n_positives: int = Field(ge=0)
+
+
 class WindowSummary(_Frozen):
     """Everything one window found: data drift, score drift, data quality, maybe performance.
 
-    ``data_drift_detected`` is ``drift_share >= drift_share_threshold``, where ``drift_share``
-    is the share of contract features Evidently flagged; it is decided once, here, and the
-    retraining policy reads the flag. ``performance`` is None when fewer than
-    ``min_labelled_positives`` positive labels had matured (or one class is absent);
-    ``performance_note`` says why, or what the figures cover, and ``warnings`` repeats a skip
-    so that no reader misses it.
+    ``data_drift_detected`` is True when ``drift_share >= drift_share_threshold`` and at least
+    ``min_drifted_features`` features drifted (capped at the contract's feature count), where
+    ``drift_share`` is the share of contract features Evidently flagged; it is decided once,
+    here (`MonitoringConfig.flags_drift`), and the retraining policy reads the flag.
+    ``performance`` is None when fewer than ``min_labelled_positives`` positive labels had
+    matured (or one class is absent); ``performance_note`` says why, or what the figures cover,
+    and ``warnings`` repeats a skip so that no reader misses it. ``performance`` mixes every
+    version that scored in the performance window; ``performance_by_version`` keeps each
+    version apart (keyed by version, from the prediction log's ``model_version``), and
+    ``champion_version`` names the version the window was monitored for. ``matured_by_day``
+    counts the matured labels per event day of the performance window: how much evidence of a
+    new regime there is since a given day. Summaries written before these fields existed read
+    with their defaults (one drifted feature, no version, no counts).
     """
 
     window_id: str = Field(description="Sortable id: 'YYYY-MM-DD' or 'YYYY-MM-DD_YYYY-MM-DD'.")
@@ -144,6 +183,9 @@ class WindowSummary(_Frozen):
     n_rows: int = Field(ge=0)
     n_reference_rows: int = Field(ge=0)
     drift_share_threshold: float = Field(gt=0, le=1)
+    min_drifted_features: int = Field(
+        default=1, ge=1, description="Drifted features needed besides the share (setting)."
+    )
     feature_drift: dict[str, ColumnDrift]
     n_drifted_features: int = Field(ge=0)
     drift_share: float = Field(ge=0, le=1)
@@ -159,7 +201,40 @@ class WindowSummary(_Frozen):
     )
     performance: PerformanceSummary | None
     performance_note: str
+    champion_version: str | None = Field(
+        default=None, description="The version whose reference the window was compared with."
+    )
+    performance_by_version: dict[str, VersionPerformance] = Field(default_factory=dict)
+    matured_by_day: dict[str, LabelCounts] = Field(
+        default_factory=dict, description="Matured labels per event day (ISO date)."
+    )
     warnings: tuple[str, ...] = ()
+
+    @property
+    def champion_performance(self) -> VersionPerformance | None:
+        """The champion's own figures (None: no version named, or none of its rows here)."""
+        if self.champion_version is None:
+            return None
+        return self.performance_by_version.get(self.champion_version)
+
+    def matured_since(self, day: str, before: str | None = None) -> LabelCounts:
+        """Matured labels of the predictions made on ``day`` (ISO date) or later.
+
+        With ``before`` (ISO date), only those made before that day.
+        """
+        counts = [
+            c for d, c in self.matured_by_day.items() if d >= day and (before is None or d < before)
+        ]
+        return LabelCounts(
+            n_labelled=sum(c.n_labelled for c in counts),
+            n_positives=sum(c.n_positives for c in counts),
+        )
+
+    @property
+    def last_labelled_day(self) -> str | None:
+        """The latest event day (ISO date) with a matured label (None: no label matured)."""
+        days = [d for d, c in self.matured_by_day.items() if c.n_labelled > 0]
+        return max(days) if days else None
 
     @property
     def drifted_features(self) -> list[str]:

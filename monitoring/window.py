@@ -95,6 +95,8 @@ def monitor_window(
     reference_performance: Mapping[str, float] | None = None,
     as_of: datetime | None = None,
     performance_report: bool = True,
+    champion_version: str | None = None,
+    version_references: Mapping[str, Mapping[str, float]] | None = None,
 ) -> MonitorOutput:
     """Evaluate the window's predictions against the reference and write its reports.
 
@@ -119,6 +121,11 @@ def monitor_window(
         as_of: Labels known after this time are ignored.
         performance_report: False skips Evidently's classification report of the matured
             labels (its HTML); the summary's performance figures are computed either way.
+        champion_version: The version ``reference`` belongs to; the summary names it and keeps
+            its own figures apart (``WindowSummary.champion_performance``).
+        version_references: Training-time figures per version, so that every version that
+            scored in the performance window is compared with its own (the champion's default
+            to ``reference_performance``).
 
     Raises:
         EmptyWindowError: no prediction was logged for the window; the message names the
@@ -175,6 +182,8 @@ def monitor_window(
         window_start=start,
         window_end=end,
         performance_report=performance_report and config.write_html,
+        champion_version=champion_version,
+        version_references=version_references,
     )
     summary = result.summary.model_copy(update={"warnings": (*warnings, *result.summary.warnings)})
 

@@ -52,8 +52,8 @@ from pipelines.ingest import (
     split_by_day,
 )
 from pipelines.monitor import (
-    ChampionReference,
     MonitorResult,
+    ReferenceCache,
     end_of_day,
     monitor_day,
     window_days,
@@ -73,7 +73,12 @@ SWAP_WAIT_SECONDS = 60.0
 
 @dataclass
 class DayRow:
-    """One simulated day of the timeline."""
+    """One simulated day of the timeline.
+
+    ``matured_pr_auc`` is the trailing window's figure over every version's predictions;
+    ``champion_pr_auc`` the champion's on its own matured predictions (None until they hold
+    enough positives: ``champion_positives`` says how many they hold).
+    """
 
     day: int
     date: str
@@ -88,6 +93,8 @@ class DayRow:
     served_version: str | None = None
     failed_requests: int = 0
     window_id: str | None = None
+    champion_pr_auc: float | None = None
+    champion_positives: int | None = None
 
 
 @dataclass
@@ -146,6 +153,7 @@ class DemoSummary:
             ("blocked?", "left"),
             ("drift share", "right"),
             ("matured PR-AUC", "right"),
+            ("champion's own", "right"),
             ("action", "left"),
             ("champion", "right"),
         ):
@@ -158,6 +166,7 @@ class DemoSummary:
                 "BLOCKED" if row.blocked else "",
                 _fmt(row.drift_share, 2) + (" *" if row.drift_detected else ""),
                 _fmt(row.matured_pr_auc, 3),
+                _fmt(row.champion_pr_auc, 3),
                 row.action,
                 str(row.champion_version),
             )
@@ -226,11 +235,38 @@ def archive_home(home: Path, now: datetime) -> Path | None:
     return target
 
 
+#: Share of the pre-onset matured PR-AUC that counts as recovered.
+RECOVERED_SHARE = 0.9
+
+
+def _recovery(
+    rows: list[DayRow], onset: int | None, trough_day: int | None
+) -> tuple[float | None, int | None]:
+    """Mean matured PR-AUC before the onset, and the first day after the trough back at 90 %."""
+    if onset is None or trough_day is None:
+        return None, None
+    before = [r.matured_pr_auc for r in rows if r.matured_pr_auc is not None and r.day < onset]
+    if not before:
+        return None, None
+    level = sum(before) / len(before)
+    back = [
+        r.day
+        for r in rows
+        if r.day > trough_day
+        and r.matured_pr_auc is not None
+        and r.matured_pr_auc >= RECOVERED_SHARE * level
+    ]
+    return level, back[0] if back else None
+
+
 def story_checks(summary: DemoSummary) -> dict[str, Any]:
     """The facts the demo is meant to show, read off its own timeline (pure).
 
     Performance "recovers" when the last matured PR-AUC is above the worst one seen after the
     drift onset by at least 0.05, and a model promoted after the onset served in between.
+    ``matured_pr_auc_recovered_day`` is the first day after that trough whose matured PR-AUC is
+    back to 90 % of the mean before the onset (the trailing matured figure lags by design:
+    labels arrive late, and it covers ``monitoring.performance_days`` days).
     """
     onset = summary.ground_truth.get("onset_day")
     rows = summary.timeline
@@ -245,6 +281,7 @@ def story_checks(summary: DemoSummary) -> dict[str, Any]:
     trough_day, trough = min(after_onset, key=lambda pair: pair[1]) if after_onset else (None, None)
     last = after_onset[-1][1] if after_onset else None
     swapped_after_onset = any(onset is None or p["day"] >= onset for p in promoted)
+    level, recovered_day = _recovery(rows, onset, trough_day)
     return {
         "blocked_batches": summary.batches_quarantined,
         "blocked_batches_never_trained_on": all(
@@ -260,6 +297,10 @@ def story_checks(summary: DemoSummary) -> dict[str, Any]:
         "matured_pr_auc_trough": trough,
         "matured_pr_auc_trough_day": trough_day,
         "matured_pr_auc_last": last,
+        "matured_pr_auc_before_onset": level,
+        "matured_pr_auc_recovered_day": recovered_day,
+        "retrain_days": [r["day"] for r in summary.retrains],
+        "promotion_days": [p["day"] for p in promoted],
         "performance_recovered": bool(
             swapped_after_onset
             and trough is not None
@@ -518,7 +559,7 @@ def demo_flow(
     config = serving_config(settings, contract, poll_seconds=0.5)
     app = create_app(config, clock=clock)
     pending = PendingLabels()
-    references: dict[str, ChampionReference] = {}
+    references = ReferenceCache()
     with (
         run_in_thread(app) as base_url,
         httpx.Client(base_url=base_url, timeout=60) as client,
@@ -588,9 +629,18 @@ def _record_monitoring(
     row.drift_share = window.drift_share
     row.drift_detected = window.data_drift_detected
     row.matured_pr_auc = window.performance.pr_auc if window.performance else None
+    own = window.champion_performance
+    row.champion_positives = None if own is None else own.n_positives
+    row.champion_pr_auc = own.pr_auc if own is not None and own.evaluated else None
     champion = result.champion_version
     if result.retrained is None or result.promotion is None:
-        if result.decision.in_cooldown:
+        numbers = result.decision.numbers
+        if result.decision.waiting_for_labels:
+            row.action = (
+                f"hold (retrain scheduled: {numbers.get('post_onset_positives')}/"
+                f"{numbers.get('min_post_onset_positives')} post-onset positives)"
+            )
+        elif result.decision.in_cooldown:
             row.action = "hold (cool-down)"
         return champion
     version, promotion = result.retrained.version, result.promotion
@@ -601,6 +651,7 @@ def _record_monitoring(
             "version": version,
             "verdict": promotion.verdict,
             "reason": promotion.reason,
+            "decision": result.decision.reason,
         }
     )
     if not promotion.promoted:
@@ -618,7 +669,8 @@ def _progress_line(row: DayRow) -> str:
     return (
         f"[day {row.day:>2} {row.date}] rows {row.rows} "
         + ("BLOCKED " if row.blocked else "")
-        + f"drift share {drift}  matured PR-AUC {_fmt(row.matured_pr_auc, 3)}  "
+        + f"drift share {drift}  matured PR-AUC {_fmt(row.matured_pr_auc, 3)} "
+        + f"(champion's own {_fmt(row.champion_pr_auc, 3)})  "
         + f"labels +{row.labels_delivered}  champion v{row.champion_version}  {row.action}"
     )
 
@@ -696,6 +748,7 @@ def render_index(summary: DemoSummary, home: Path) -> str:
                 "BLOCKED" if row.blocked else "",
                 _fmt(row.drift_share, 2) + (" *" if row.drift_detected else ""),
                 _fmt(row.matured_pr_auc, 3),
+                _fmt(row.champion_pr_auc, 3),
                 row.action,
                 row.champion_version,
             )
@@ -722,7 +775,8 @@ td,th{{border:1px solid #ccc;padding:2px 8px}}</style></head><body>
 MLflow UI: <code>{escape(summary.paths.get("mlflow ui", ""))}</code></p>
 <h2>What the run showed</h2><table>{checks}</table>
 <h2>Timeline</h2><table><tr><th>day</th><th>date</th><th>rows</th><th>blocked?</th>
-<th>drift share</th><th>matured PR-AUC</th><th>action</th><th>champion</th><th>report</th></tr>
+<th>drift share</th><th>matured PR-AUC</th><th>champion's own</th><th>action</th>
+<th>champion</th><th>report</th></tr>
 {rows}</table></body></html>
 """
 

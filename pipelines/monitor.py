@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -50,6 +50,19 @@ class ChampionReference:
     threshold: float
     frame: pd.DataFrame
     performance: dict[str, float]
+
+
+@dataclass
+class ReferenceCache:
+    """What a long-running caller keeps between windows: registry reads that do not change.
+
+    ``champions`` maps a version to its reference (frame and figures, a download);
+    ``figures`` maps a version to its training-time figures. Both are fixed once a version is
+    registered.
+    """
+
+    champions: dict[str, ChampionReference] = field(default_factory=dict)
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,12 +145,12 @@ def last_retrain_window(settings: Settings, before: str | None = None) -> str | 
 def champion_reference(
     settings: Settings,
     contract: DatasetContract,
-    cache: dict[str, ChampionReference] | None = None,
+    cache: ReferenceCache | None = None,
 ) -> ChampionReference:
     """Load the champion's reference window and figures from the registry.
 
-    ``cache`` (version -> reference) lets a long-running caller skip the artifact download
-    while the champion stays the same.
+    ``cache`` lets a long-running caller skip the artifact download while the champion stays
+    the same.
     """
     client = registry.connect(settings.resolved_tracking_uri)
     name = contract.model_name
@@ -147,8 +160,8 @@ def champion_reference(
             f"model '{name}' has no champion to monitor: run `lifecycle train` and "
             "`lifecycle promote` first"
         )
-    if cache is not None and version in cache:
-        return cache[version]
+    if cache is not None and version in cache.champions:
+        return cache.champions[version]
     run_id = registry.version_run_id(client, name, version)
     metrics = client.get_run(run_id).data.metrics
     reference = ChampionReference(
@@ -158,15 +171,54 @@ def champion_reference(
         performance={k: float(metrics[k]) for k in REFERENCE_FIGURES if k in metrics},
     )
     if cache is not None:
-        cache[version] = reference
+        cache.champions[version] = reference
     return reference
+
+
+@task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def version_figures(
+    settings: Settings, contract: DatasetContract, cache: ReferenceCache | None = None
+) -> dict[str, dict[str, float]]:
+    """Training-time figures of every registered version of the contract's model.
+
+    Monitoring compares each version that scored in the performance window with its own
+    figures, not with the current champion's. A version whose run logged none maps to ``{}``.
+    """
+    client = registry.connect(settings.resolved_tracking_uri)
+    known = cache.figures if cache is not None else {}
+    figures: dict[str, dict[str, float]] = {}
+    for found in client.search_model_versions(f"name='{contract.model_name}'"):
+        version = str(found.version)
+        if version not in known:
+            metrics = client.get_run(found.run_id).data.metrics if found.run_id else {}
+            known[version] = {k: float(metrics[k]) for k in REFERENCE_FIGURES if k in metrics}
+        figures[version] = known[version]
+    return figures
+
+
+def _known_figures(
+    figures: Mapping[str, Mapping[str, float]] | None, champion: ChampionReference
+) -> dict[str, Mapping[str, float]]:
+    """Versions with figures; a champion without any is left to monitoring's own default."""
+    known = {version: found for version, found in (figures or {}).items() if found}
+    if champion.performance:
+        known[champion.version] = champion.performance
+    return known
 
 
 @task(cache_policy=NO_CACHE)
 def evaluate_window(
-    settings: Settings, contract: DatasetContract, window: Window, champion: ChampionReference
+    settings: Settings,
+    contract: DatasetContract,
+    window: Window,
+    champion: ChampionReference,
+    figures: Mapping[str, Mapping[str, float]] | None = None,
 ) -> MonitorOutput:
-    """Drift, quality and matured-label performance of one window of predictions."""
+    """Drift, quality and matured-label performance of one window of predictions.
+
+    ``figures`` (training-time figures by version) lets every version in the performance
+    window be compared with its own; the champion's are its reference's either way.
+    """
     paths = settings.paths
     config = settings.monitoring
     return monitor_window(
@@ -180,6 +232,8 @@ def evaluate_window(
         config=config,
         reference_performance=champion.performance or None,
         performance_report=window[1].toordinal() % config.performance_report_every_days == 0,
+        champion_version=champion.version,
+        version_references=_known_figures(figures, champion),
     )
 
 
@@ -188,14 +242,16 @@ def decide(settings: Settings, champion_version: str, window_id: str, act: bool)
     """Run the pure policy over the window summaries up to ``window_id`` and record its verdict.
 
     Later windows on disk (a re-run of an earlier window) are left out, so the verdict is the
-    one this window would have got. ``act`` says whether a "retrain" verdict will be acted on;
-    only acted-on retrains start a cool-down.
+    one this window would have got. A scheduled retrain counts the post-onset labels a retrain
+    would train on: those before its holdout (``training.holdout_days``). ``act`` says whether
+    a "retrain" verdict will be acted on; only acted-on retrains start a cool-down.
     """
     history = [s for s in read_summaries(settings.paths.monitoring) if s.window_id <= window_id]
     decision = decide_retraining(
         history,
         settings.retraining,
         last_retrain_window=last_retrain_window(settings, before=window_id),
+        holdout_days=settings.training.holdout_days,
     )
     append_decision(
         settings.paths.audit_log,
@@ -207,6 +263,7 @@ def decide(settings: Settings, champion_version: str, window_id: str, act: bool)
                 "trigger": decision.trigger,
                 "champion_version": champion_version,
                 "in_cooldown": decision.in_cooldown,
+                "waiting_for_labels": decision.waiting_for_labels,
                 "acted": act and decision.verdict == "retrain",
             },
             numbers=decision.numbers,
@@ -226,7 +283,7 @@ def monitor_day(
     window: date | Window,
     *,
     retrain: bool,
-    cache: dict[str, ChampionReference] | None = None,
+    cache: ReferenceCache | None = None,
 ) -> MonitorResult:
     """Monitor one window; when the policy says so (and ``retrain``), retrain and gate.
 
@@ -235,7 +292,8 @@ def monitor_day(
     """
     bounds = window if isinstance(window, tuple) else (window, window)
     champion = champion_reference(settings, contract, cache)
-    output = evaluate_window(settings, contract, bounds, champion)
+    figures = version_figures(settings, contract, cache)
+    output = evaluate_window(settings, contract, bounds, champion, figures)
     decision = decide(settings, champion.version, output.summary.window_id, retrain)
     if decision.verdict != "retrain" or not retrain:
         return MonitorResult(output, decision, champion.version)

@@ -1,84 +1,17 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
 
 import pytest
 
 from monitoring.errors import MonitoringInputError
 from monitoring.policy import RetrainPolicy, decide_retraining
-from monitoring.summary import (
-    ColumnDrift,
-    DataQuality,
-    PerformanceSummary,
-    WindowSummary,
-)
+from tests.monitoring.summaries import history, performance, window
 
-POLICY = RetrainPolicy(
+#: The policy before label-awareness: the rules the first tests below pin down.
+POLICY = RetrainPolicy.legacy(
     drift_windows_to_retrain=3, performance_drop_to_retrain=0.10, cooldown_windows=2
 )
-START = date(2026, 3, 1)
-SKIPPED_NOTE = (
-    "only 12 positive label(s) among the 400 matured labels of 9000 predictions in the "
-    "performance window; at least 30 are needed for a stable PR-AUC: performance not evaluated"
-)
-
-
-def performance(pr_auc_drop: float, n_labelled: int = 1000) -> PerformanceSummary:
-    return PerformanceSummary(
-        n_predictions=5000,
-        n_labelled=n_labelled,
-        n_positives=30,
-        label_coverage=n_labelled / 5000,
-        threshold=0.2,
-        pr_auc=0.6 - pr_auc_drop,
-        recall_at_threshold=0.5,
-        precision_at_threshold=0.4,
-        expected_cost_per_row=1.5,
-        reference_pr_auc=0.6,
-        pr_auc_drop=pr_auc_drop,
-    )
-
-
-def window(
-    index: int,
-    drift_share: float = 0.0,
-    perf: PerformanceSummary | None = None,
-    *,
-    threshold: float = 0.3,
-) -> WindowSummary:
-    """A summary as monitoring writes it: the drift flag decided with ``threshold``."""
-    day = (START + timedelta(days=index)).isoformat()
-    drift = ColumnDrift(column="score", method="m", score=0.0, threshold=0.1, drifted=False)
-    return WindowSummary(
-        window_id=day,
-        window_start=day,
-        window_end=day,
-        n_rows=1500,
-        n_reference_rows=10000,
-        drift_share_threshold=threshold,
-        feature_drift={},
-        n_drifted_features=round(drift_share * 10),
-        drift_share=drift_share,
-        data_drift_detected=drift_share >= threshold,
-        prediction_drift=drift,
-        quality=DataQuality(
-            n_rows=1500,
-            missing_share={},
-            reference_missing_share={},
-            out_of_range_rows={},
-            unseen_categories={},
-        ),
-        n_labelled=perf.n_labelled if perf else 400,
-        n_labelled_positives=perf.n_positives if perf else 12,
-        min_labelled_positives=30,
-        performance=perf,
-        performance_note="evaluated" if perf else SKIPPED_NOTE,
-    )
-
-
-def history(*shares: float) -> list[WindowSummary]:
-    return [window(i, share) for i, share in enumerate(shares)]
 
 
 def test_no_window_holds() -> None:
@@ -229,6 +162,11 @@ def test_policy_holds_only_the_retraining_thresholds() -> None:
         "drift_windows_to_retrain",
         "performance_drop_to_retrain",
         "cooldown_windows",
+        "drift_response",
+        "min_post_onset_positives",
+        "min_post_onset_labels",
+        "max_label_wait_days",
+        "performance_source",
     }, "drift and label thresholds belong to the monitoring section"
     with pytest.raises(ValueError, match="min_labelled_rows"):
         RetrainPolicy(min_labelled_rows=200)  # type: ignore[call-arg]

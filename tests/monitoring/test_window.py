@@ -19,6 +19,7 @@ from features.vocabulary import (
 )
 from monitoring.config import MonitoringConfig
 from monitoring.errors import EmptyWindowError
+from monitoring.summary import WindowSummary
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
 from tests.monitoring.frames import day_list, make_churn_frame, make_frame
 
@@ -26,9 +27,16 @@ WINDOW = date(2026, 3, 8)
 
 
 def write_prediction_log(
-    frame: pd.DataFrame, directory: Path, contract: DatasetContract, threshold: float = 0.2
+    frame: pd.DataFrame,
+    directory: Path,
+    contract: DatasetContract,
+    threshold: float = 0.2,
+    version: str | pd.Series = "1",
 ) -> None:
-    """One JSON-lines file per event date, the record as the serving stage logs it."""
+    """One JSON-lines file per event date, the record as the serving stage logs it.
+
+    ``version`` is the model version that scored every row, or each row's.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     event, score = contract.event_time_column, contract.score_name
     logged = pd.DataFrame(
@@ -38,7 +46,7 @@ def write_prediction_log(
             event: frame[event],
             LOGGED_AT: frame[event],
             MODEL_NAME: contract.model_name,
-            MODEL_VERSION: "1",
+            MODEL_VERSION: version,
             score: frame[score],
             DECISION: (frame[score] >= threshold).astype(int),
             THRESHOLD: threshold,
@@ -228,3 +236,78 @@ def test_a_text_label_contract_with_a_label_delay_is_monitored(
     assert stored["performance"]["segments"]["region"]["north"]["n_labelled"] == (
         region["north"].n_labelled
     ), "per-segment figures are in summary.json"
+
+
+def test_each_version_is_judged_on_its_own_predictions(
+    churn: DatasetContract, churn_reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    """v3 scored 03-01..03-05, then v4 (worse in the north) took over: kept apart."""
+    days = day_list(date(2026, 3, 1), 14)
+    traffic = pd.concat(
+        [
+            make_churn_frame(
+                churn, 300, seed=50 + i, day=d, concept_drift_region="north" if i >= 5 else None
+            )
+            for i, d in enumerate(days)
+        ],
+        ignore_index=True,
+    )
+    version = pd.Series(
+        ["3" if t.date() <= date(2026, 3, 5) else "4" for t in traffic["snapshot_time"]],
+        index=traffic.index,
+    )
+    write_prediction_log(traffic, tmp_path / "predictions", churn, threshold=0.5, version=version)
+    received = pd.Series(pd.Timestamp("2026-03-20"), index=traffic.index)
+    write_labels(traffic, tmp_path / "labels", churn, received)
+    output = monitor_window(
+        churn_reference,
+        churn,
+        predictions_dir=tmp_path / "predictions",
+        labels_dir=tmp_path / "labels",
+        monitoring_dir=tmp_path / "monitoring",
+        window=date(2026, 3, 14),
+        threshold=0.5,
+        config=MonitoringConfig(write_html=False),
+        champion_version="4",
+        version_references={"3": {"pr_auc": 0.7}, "4": {"pr_auc": 0.9}},
+    )
+    summary = output.summary
+    by_version = summary.performance_by_version
+    assert list(by_version) == ["3", "4"], by_version
+    old, new = by_version["3"], by_version["4"]
+    assert (old.n_predictions, old.n_labelled) == (1500, 1500), "v3's five days all matured"
+    assert (old.first_day, old.last_day) == ("2026-03-01", "2026-03-05"), old
+    assert (new.n_predictions, new.n_labelled) == (2700, 600), "7-day delay: 03-06, 03-07 only"
+    assert old.reference_pr_auc == 0.7, "each version against its own training figure"
+    assert new.reference_pr_auc == 0.9, new
+    assert old.pr_auc is not None, old
+    assert new.pr_auc is not None, new
+    assert new.pr_auc < old.pr_auc - 0.1, "v4's own rows show its weakness"
+    assert new.pr_auc_drop == pytest.approx(0.9 - new.pr_auc), new
+    assert new.evaluated, f"{new.n_positives} positives, 30 needed"
+    assert summary.champion_version == "4", summary.champion_version
+    assert summary.champion_performance == new, "the champion's own figures"
+    performance = summary.performance
+    assert performance is not None, summary.performance_note
+    assert performance.n_labelled == old.n_labelled + new.n_labelled, "the mix holds both"
+    matured = summary.matured_by_day
+    assert sorted(matured) == [d.isoformat() for d in days[:7]], "days with matured labels"
+    assert all(c.n_labelled == 300 for c in matured.values()), matured
+    assert sum(c.n_positives for c in matured.values()) == performance.n_positives, matured
+    assert summary.matured_since("2026-03-06").n_labelled == 600, "from a given day on"
+    stored = json.loads(output.summary_path.read_text(encoding="utf-8"))
+    assert stored["performance_by_version"]["4"]["n_labelled"] == 600, "in summary.json"
+    assert WindowSummary.from_dict(stored) == summary, "round-trips"
+
+
+def test_a_summary_written_before_versions_were_kept_still_reads(
+    monitored: MonitorOutput,
+) -> None:
+    old = monitored.summary.to_dict()
+    for key in ("min_drifted_features", "champion_version", "performance_by_version"):
+        old.pop(key)
+    old.pop("matured_by_day")
+    summary = WindowSummary.from_dict(old)
+    assert summary.min_drifted_features == 1, "the share-only rule of that time"
+    assert summary.champion_performance is None, "no version named"
+    assert summary.matured_since("2026-03-01").n_labelled == 0, "no counts kept"

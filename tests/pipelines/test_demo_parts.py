@@ -50,6 +50,28 @@ def test_story_checks_read_the_timeline() -> None:
     assert checks["blocked_batches_never_trained_on"], checks
 
 
+def test_recovery_day_is_the_first_after_the_trough_back_at_90_percent() -> None:
+    rows = [
+        DayRow(3, "2026-01-04", 100, False, 0.0, False, 0.50),
+        DayRow(4, "2026-01-05", 100, False, 0.0, False, 0.40),
+        DayRow(5, "2026-01-06", 100, False, 0.4, True, 0.41),  # onset: after, not before
+        DayRow(6, "2026-01-07", 100, False, 0.4, True, 0.30),
+        DayRow(7, "2026-01-08", 100, False, 0.0, False, 0.40),
+        DayRow(8, "2026-01-09", 100, False, 0.0, False, 0.41),
+        DayRow(9, "2026-01-10", 100, False, 0.0, False, 0.30),
+    ]
+    checks = story_checks(summary_with(rows, [{"day": 6, "verdict": "promote"}]))
+    assert checks["matured_pr_auc_before_onset"] == 0.45, "mean of the days before the onset"
+    assert checks["matured_pr_auc_trough_day"] == 6, checks
+    assert checks["matured_pr_auc_recovered_day"] == 8, "0.41 >= 0.9 * 0.45; 0.40 is not"
+    assert (checks["retrain_days"], checks["promotion_days"]) == ([6], [6]), checks
+    never = story_checks(summary_with(rows[:4], []))
+    assert never["matured_pr_auc_recovered_day"] is None, "not back yet"
+    no_onset = summary_with(rows, [])
+    no_onset.ground_truth = {}
+    assert story_checks(no_onset)["matured_pr_auc_recovered_day"] is None, "nothing to recover"
+
+
 def test_no_recovery_without_a_promotion_and_early_drift_is_reported() -> None:
     rows = [
         DayRow(4, "2026-01-05", 100, False, 0.5, True, 0.50, served_version="1"),
