@@ -19,6 +19,7 @@ import pytest
 from data.batches import write_batches
 from data.generator import DEFAULT_START
 from data.usecases import use_case
+from pipelines.audit import read_decisions
 from pipelines.prefect_server import local_api
 from pipelines.settings import load_settings
 from tests.pipelines.cli_runner import cli_env, killed_at
@@ -95,6 +96,9 @@ def test_kill_9_leaves_no_process_behind(
     assert (home / "prefect" / "local-api.log").exists(), "a local API was started"
     left = left_after(home, time.monotonic() + SETTLE_SECONDS)
     assert left == {}, f"processes outlived the killed `lifecycle {args[0]}`: {left}"
+    if args[0] == "validate":  # killed right after the first batch was filed
+        records = read_decisions(load_settings(home=home).paths.audit_log)
+        assert [r["kind"] for r in records] == ["batch_passed"], "its verdict was not lost"
 
 
 def test_a_users_prefect_server_is_used_as_it_is(tmp_path: Path) -> None:
