@@ -24,7 +24,7 @@ SEED ?= 42
 # The run home, as the CLI resolves it (LIFECYCLE_HOME, else .lifecycle).
 RUN_HOME := $(abspath $(or $(LIFECYCLE_HOME),.lifecycle))
 
-.PHONY: help setup demo test lint typecheck unit e2e bench soak fuzz serve mlflow-ui clean
+.PHONY: help setup demo test lint typecheck unit e2e bench bench-detection soak fuzz serve mlflow-ui clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: lint typecheck ## ruff, mypy and the whole pytest suite
 
 bench: setup ## Serving benchmark: this API vs `mlflow models serve`
 	$(BIN)/python -m benchmarks.serving
+
+bench-detection: setup ## Detection, false alarms, recovery over scenarios x 5 seeds (long)
+	$(BIN)/python -m benchmarks.detection --seeds 5
 
 soak: setup ## 60 s of mixed load at concurrency 8: fails on any error or RSS growth > 10 %
 	$(BIN)/python -m benchmarks.soak

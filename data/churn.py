@@ -24,7 +24,10 @@ How a day is built:
    a model that never sees it still scores age bands differently: what the segment watches.
 3. The scenario. Covariate shift (a promotion) brings younger, cheaper-plan, month-to-month
    customers while P(churn | features) stays the same; concept drift (a competitor's offer)
-   makes price dominate the churn score; incidents corrupt one day after the fact.
+   makes price dominate the churn score; prior shift (a wave of cancellations) keeps each
+   class's snapshots as they were in new proportions (`data.scenarios.prior_shift_sample`); a
+   gradual drift moves the promotion's share and the churn score linearly over its ramp
+   (`data.scenarios.interpolate`); incidents corrupt one day after the fact.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
-from data.scenarios import ScenarioTimeline, build_timeline
+from data.scenarios import (
+    GRADUAL_RAMP_DAYS,
+    ScenarioTimeline,
+    build_timeline,
+    interpolate,
+    prior_shift_pool_rows,
+    prior_shift_sample,
+)
 
 __all__ = [
     "AGE_BANDS",
@@ -155,6 +165,8 @@ _HOURLY_WEIGHT: Final = np.array(
 
 #: Share of a day's snapshots that are newcomers brought in by the covariate-shift promotion.
 _PROMO_SHARE: Final = 0.35
+#: Churn rate after a prior shift, as a multiple of the rate before (about 20 % to 35 %).
+_PRIOR_SHIFT_FACTOR: Final = 1.75
 
 # --- the churn score -------------------------------------------------------------------------
 
@@ -232,6 +244,7 @@ _STREAMS: Final = (
     "usage",
     "login",
     "churn",
+    "prior",
 )
 
 
@@ -277,20 +290,26 @@ class ChurnScenario:
             month-to-month newcomers while P(churn | features) stays the same.
         concept_drift: From the onset day on, a competitor's offer makes price sensitivity
             dominate: P(churn | features) changes and a model trained before goes stale.
+        prior_shift: From the onset day on, the churn rate is 1.75 times higher while
+            P(features | churned) and P(features | stayed) stay the same.
         incident: What breaks on the incident day only: `charges_in_cents` (monthly charges
             x100) or `schema_break` (a renamed column and a missing one); None for no incident.
+        ramp_days: 0 for a drift complete on its onset day; otherwise the drift ramps in
+            linearly over this many days (`ScenarioTimeline.drift_weight`).
     """
 
     name: str
     summary: str
     covariate_shift: bool = False
     concept_drift: bool = False
+    prior_shift: bool = False
     incident: ChurnIncident | None = None
+    ramp_days: int = 0
 
     @property
     def has_onset(self) -> bool:
         """True if the scenario drifts from an onset day on."""
-        return self.covariate_shift or self.concept_drift
+        return self.covariate_shift or self.concept_drift or self.prior_shift
 
     @property
     def has_incident(self) -> bool:
@@ -320,6 +339,24 @@ SCENARIOS: dict[str, ChurnScenario] = {
                 "trained before it goes stale."
             ),
             concept_drift=True,
+        ),
+        ChurnScenario(
+            name="prior_shift",
+            summary=(
+                "From the onset day, a wave of cancellations: 1.75x the churn rate, each class's "
+                "customers look as before."
+            ),
+            prior_shift=True,
+        ),
+        ChurnScenario(
+            name="gradual_drift",
+            summary=(
+                "The default story's drift (the promotion and the competitor's offer) ramps in "
+                "over 10 days from the onset."
+            ),
+            covariate_shift=True,
+            concept_drift=True,
+            ramp_days=GRADUAL_RAMP_DAYS,
         ),
         ChurnScenario(
             name="quality_incident",
@@ -481,6 +518,28 @@ def _churn_logit(f: dict[str, np.ndarray], w: _ChurnPattern) -> np.ndarray:
     return logit
 
 
+def _features_and_labels(
+    scenario: ChurnScenario, weight: float, rows: int, seed: int, day_index: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The day's columns and churn labels, the scenario's drift applied at `weight`."""
+    promo_share = _PROMO_SHARE * weight if scenario.covariate_shift else 0.0
+    pattern = (
+        interpolate(_PATTERN_BEFORE, _PATTERN_AFTER, weight)
+        if scenario.concept_drift
+        else _PATTERN_BEFORE
+    )
+    if not (scenario.prior_shift and weight > 0.0):
+        f = _features(promo_share, rows, seed, day_index)
+        return f, _labels(f, pattern, seed, day_index)
+    factor = 1.0 + (_PRIOR_SHIFT_FACTOR - 1.0) * weight
+    pool = _features(promo_share, prior_shift_pool_rows(rows, factor), seed, day_index)
+    pool_labels = _labels(pool, pattern, seed, day_index)
+    chosen = prior_shift_sample(
+        pool_labels.astype(np.int64), rows, factor, _rng(seed, day_index, "prior")
+    )
+    return {name: column[chosen] for name, column in pool.items()}, pool_labels[chosen]
+
+
 def _labels(f: dict[str, np.ndarray], w: _ChurnPattern, seed: int, day_index: int) -> np.ndarray:
     """1 where the customer churns within the label delay, drawn from the latent score."""
     n = f["plan"].shape[0]
@@ -535,11 +594,9 @@ def _day_frame(
     start: datetime.date,
     rows: int,
 ) -> pd.DataFrame:
-    drifted = timeline.is_drifted(day_index)
-    promo_share = _PROMO_SHARE if drifted and scenario.covariate_shift else 0.0
-    f = _features(promo_share, rows, seed, day_index)
-    pattern = _PATTERN_AFTER if drifted and scenario.concept_drift else _PATTERN_BEFORE
-    churned = _labels(f, pattern, seed, day_index)
+    f, churned = _features_and_labels(
+        scenario, timeline.drift_weight(day_index), rows, seed, day_index
+    )
     day = start + datetime.timedelta(days=day_index)
     id_prefix = f"snap-{day:%Y%m%d}-"  # unique across days, stable across seeds
     frame = pd.DataFrame(

@@ -19,7 +19,10 @@ How a day is built:
    noise is added (unreported fraud, mislabelled chargebacks). No single feature decides it.
 3. The scenario. Covariate shift moves the population but keeps the score function; concept
    drift changes the score function (card testing becomes fraud, the old pattern fades) and
-   raises the share of card-testing-like rows; incidents corrupt one day after the fact.
+   raises the share of card-testing-like rows; prior shift draws a larger pool of the day and
+   keeps its frauds and legitimate rows in new proportions (`data.scenarios.prior_shift_sample`);
+   a gradual drift moves every drifted parameter linearly over its ramp
+   (`data.scenarios.interpolate`); incidents corrupt one day after the fact.
 
 `customer_id` is drawn from a fixed pool with a skewed activity; it is an identifier, and the
 per-row attributes are not tied to it.
@@ -43,11 +46,15 @@ import pandas as pd
 
 from data.batches import BatchExistsError, WrittenBatch, write_batches
 from data.scenarios import (
+    PRIOR_SHIFT_FACTOR,
     SCENARIOS,
     Scenario,
     ScenarioTimeline,
     build_timeline,
     get_scenario,
+    interpolate,
+    prior_shift_pool_rows,
+    prior_shift_sample,
     scenario_names,
     scenario_timeline,
 )
@@ -242,6 +249,7 @@ _STREAMS: Final = (
     "fraud",
     "noise",
     "delay",
+    "prior",  # new streams go at the end: an index change would change later streams' draws
 )
 
 
@@ -260,9 +268,10 @@ def _sample_index(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
 # --- one day, step by step -----------------------------------------------------------------
 
 
-def _population_for(scenario: Scenario, drifted: bool) -> _Population:
+def _population_for(scenario: Scenario, weight: float) -> _Population:
+    """The day's population: `weight` of the way from the base to the scenario's drifted one."""
     base = _BASE_POPULATION
-    if not drifted:
+    if weight == 0.0 or not (scenario.covariate_shift or scenario.concept_drift):
         return base
     channel_p = _SHIFT_CHANNEL_P if scenario.covariate_shift else base.channel_p
     abroad = (
@@ -270,7 +279,7 @@ def _population_for(scenario: Scenario, drifted: bool) -> _Population:
         if scenario.covariate_shift
         else base.abroad_rate
     )
-    return _Population(
+    drifted = _Population(
         channel_p=channel_p,
         abroad_rate=(abroad[0], abroad[1], abroad[2]),
         age_mean=_SHIFT_AGE_MEAN if scenario.covariate_shift else base.age_mean,
@@ -280,6 +289,7 @@ def _population_for(scenario: Scenario, drifted: bool) -> _Population:
         ),
         suspicious_share=base.suspicious_share,
     )
+    return interpolate(base, drifted, weight)
 
 
 def _features(pop: _Population, n: int, seed: int, day_index: int) -> dict[str, np.ndarray]:
@@ -419,6 +429,29 @@ def _fraud_logit(f: dict[str, np.ndarray], w: _FraudPattern) -> np.ndarray:
     return logit
 
 
+def _pattern_for(scenario: Scenario, weight: float) -> _FraudPattern:
+    """The day's fraud score: `weight` of the way to the drifted one under concept drift."""
+    if not scenario.concept_drift:
+        return _PATTERN_BEFORE
+    return interpolate(_PATTERN_BEFORE, _PATTERN_AFTER, weight)
+
+
+def _features_and_labels(
+    scenario: Scenario, weight: float, rows: int, seed: int, day_index: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The day's feature columns and fraud labels, the scenario's drift applied at `weight`."""
+    population = _population_for(scenario, weight)
+    pattern = _pattern_for(scenario, weight)
+    if not (scenario.prior_shift and weight > 0.0):
+        features = _features(population, rows, seed, day_index)
+        return features, _labels(features, pattern, seed, day_index)
+    factor = 1.0 + (PRIOR_SHIFT_FACTOR - 1.0) * weight
+    pool = _features(population, prior_shift_pool_rows(rows, factor), seed, day_index)
+    pool_labels = _labels(pool, pattern, seed, day_index)
+    chosen = prior_shift_sample(pool_labels, rows, factor, _rng(seed, day_index, "prior"))
+    return {name: column[chosen] for name, column in pool.items()}, pool_labels[chosen]
+
+
 def _labels(f: dict[str, np.ndarray], w: _FraudPattern, seed: int, day_index: int) -> np.ndarray:
     n = f["amount"].shape[0]
     rng = _rng(seed, day_index, "fraud")
@@ -472,10 +505,8 @@ def _day_frame(
     start: datetime.date,
     rows: int,
 ) -> pd.DataFrame:
-    drifted = timeline.is_drifted(day_index)
-    features = _features(_population_for(scenario, drifted), rows, seed, day_index)
-    pattern = _PATTERN_AFTER if drifted and scenario.concept_drift else _PATTERN_BEFORE
-    is_fraud = _labels(features, pattern, seed, day_index)
+    weight = timeline.drift_weight(day_index)
+    features, is_fraud = _features_and_labels(scenario, weight, rows, seed, day_index)
     day = start + datetime.timedelta(days=day_index)
     event_time, label_available_at = _times(day, rows, seed, day_index)
     id_prefix = f"tx-{day:%Y%m%d}-"  # unique across days, stable across seeds
