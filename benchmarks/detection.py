@@ -66,7 +66,9 @@ one variant, ``current``, runs the settings as they are.
 
 The figures go to ``benchmarks/results/detection-<UTC date>.json`` (a later run that day
 replaces it; ``--out`` to choose) with every run's windows and days, and a Markdown table is
-printed. Exit status: 0 when every run completed, 1 when one failed (its error is in the
+printed. The file is rewritten after every run (marked ``partial`` until the last), so an
+interrupted benchmark keeps what it measured; ``--report-only`` recomputes a file's summary and
+table from its runs. Exit status: 0 when every run completed, 1 when one failed (its error is in the
 results), 130 when interrupted.
 
 Run: ``python -m benchmarks.detection [--seeds 5] [--scenarios a,b] [--days 60] [--jobs 2]``
@@ -325,7 +327,8 @@ class RunSpec:
 class WindowRecord:
     """One monitoring window: what monitoring found, what the policy decided, what came of it.
 
-    ``day`` is the index of the window's last day. ``drift_flag`` is the summary's verdict;
+    ``day`` is the index of the window's last day. ``reason`` is the policy's sentence (kept
+    in the results file for retrains only). ``drift_flag`` is the summary's verdict;
     ``performance_alarm`` whether the policy's performance rule fires on it (cool-down set
     aside); ``waiting_for_labels`` whether a scheduled retrain waits for post-onset labels
     (policies that schedule). ``gate`` is ``promote``, ``reject`` or ``train failed`` after a
@@ -343,7 +346,7 @@ class WindowRecord:
     verdict: str
     trigger: str | None
     in_cooldown: bool
-    reason: str
+    reason: str | None
     waiting_for_labels: bool = False
     retrained: str | None = None
     gate: str | None = None
@@ -426,8 +429,23 @@ class RunResult:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form, figures to 4 decimals, the policy's sentence for retrains only."""
+        data: dict[str, Any] = _rounded(asdict(self))
+        for window in data["windows"]:
+            if window["verdict"] != "retrain":
+                window["reason"] = None
+        return data
+
+
+def _rounded(value: Any, digits: int = 4) -> Any:
+    """``value`` with every float in it rounded (dicts and lists walked through)."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v, digits) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- outcome (pure)
@@ -1124,14 +1142,21 @@ def execute(
     specs: Sequence[RunSpec],
     sections: Mapping[str, Sections],
     jobs: int,
-    say: Callable[[str], None],
+    done: Callable[[list[RunResult]], None],
 ) -> list[RunResult]:
-    """Run every spec (``jobs`` at a time, each in its own process when above 1), in order."""
+    """Run every spec (``jobs`` at a time, each in its own process when above 1), in order.
+
+    ``done`` is called after each run with the runs finished so far, in the order they ended.
+    """
     results: dict[int, RunResult] = {}
+
+    def finished(index: int, result: RunResult) -> None:
+        results[index] = result
+        done(list(results.values()))
+
     if jobs == 1:
         for i, spec in enumerate(specs):
-            results[i] = run_one(spec, sections[spec.variant])
-            say(progress_line(len(results), len(specs), results[i]))
+            finished(i, run_one(spec, sections[spec.variant]))
         return [results[i] for i in range(len(specs))]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
@@ -1139,8 +1164,7 @@ def execute(
             pool.submit(run_one, spec, sections[spec.variant]): i for i, spec in enumerate(specs)
         }
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            say(progress_line(len(results), len(specs), results[futures[future]]))
+            finished(futures[future], future.result())
     return [results[i] for i in range(len(specs))]
 
 
@@ -1214,10 +1238,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def write_results(path: Path, report: Mapping[str, Any]) -> None:
-    """Write the results JSON atomically."""
+    """Write the results JSON atomically: indented, except one line per run (they are many)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    head = json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=1, default=str)
+    runs = ",\n".join(
+        "  " + json.dumps(run, separators=(",", ":"), default=str) for run in report["runs"]
+    )
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    partial.write_text(f'{head[:-2]},\n "runs": [\n{runs}\n ]\n}}\n', encoding="utf-8")
     partial.replace(path)
 
 
@@ -1347,22 +1375,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.jobs} at a time (load {_load()})",
         flush=True,
     )
-    with _timer() as elapsed:
-        try:
-            results = execute(specs, sections, args.jobs, lambda line: print(line, flush=True))
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        seconds = elapsed()
     path = args.out or RESULTS_DIR / f"detection-{started_at:%Y-%m-%d}.json"
-    meta = {
+    meta: dict[str, Any] = {
         "benchmark": "detection",
         "code_revision": code_revision(),
         "started_at": started_at.isoformat(timespec="seconds"),
-        "seconds": round(seconds, 1),
         "jobs": args.jobs,
         "cpus": os.cpu_count(),
-        "load_at_end": _load(),
         "use_case": args.use_case,
         "scenarios": args.scenarios,
         "seeds": list(range(1, args.seeds + 1)),
@@ -1373,7 +1392,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             for v in args.variant
         },
     }
-    table = report(path, meta, results, [v.name for v in args.variant], args.scenarios)
+    names = [v.name for v in args.variant]
+
+    def done(finished: list[RunResult]) -> None:
+        print(progress_line(len(finished), len(specs), finished[-1]), flush=True)
+        partial = {**meta, "partial": f"{len(finished)} of {len(specs)} runs"}
+        report(path, partial, finished, names, args.scenarios)
+
+    with _timer() as elapsed:
+        try:
+            results = execute(specs, sections, args.jobs, done)
+        except KeyboardInterrupt:
+            print(f"interrupted; the runs finished so far are in {path}", file=sys.stderr)
+            return 130
+        seconds = elapsed()
+    meta |= {"seconds": round(seconds, 1), "load_at_end": _load()}
+    table = report(path, meta, results, names, args.scenarios)
     print(f"\n{table}\n\nresults: {path}")
     print(f"total {seconds:.0f} s for {len(specs)} runs ({args.jobs} at a time)")
     return 1 if any(r.error for r in results) else 0

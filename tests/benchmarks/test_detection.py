@@ -6,6 +6,9 @@ The benchmark itself (dozens of replayed runs through monitoring, policy and gat
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from benchmarks.detection import (
@@ -27,6 +30,8 @@ from benchmarks.detection import (
     parse_variant,
     pre_onset_level,
     recovery,
+    report,
+    results_from,
     run_specs,
     spread,
 )
@@ -242,3 +247,26 @@ def test_a_malformed_variant_is_refused(text: str, message: str) -> None:
 def test_an_override_the_section_rejects_names_the_key(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         apply_overrides(SECTIONS, parse_variant(text))
+
+
+# --- the results file ----------------------------------------------------------------------------
+
+
+def test_a_results_file_reads_back_with_the_same_outcomes(tmp_path: Path) -> None:
+    windows = [
+        window(29, reason="Hold: nothing.", drift_share=1 / 3),
+        window(30, drift=True, verdict="retrain", reason="Retrain: drift.", gate="promote"),
+    ]
+    days = [day(i, 0.5) for i in range(22, 30)] + [day(30, 0.25), day(31, 0.5)]
+    run = RunResult(SPEC, 21, windows, days, outcome_of(windows, days, 30), 12.0)
+    path = tmp_path / "detection.json"
+    table = report(path, {"benchmark": "detection"}, [run], ["current"], ["concept_drift"])
+
+    data = json.loads(path.read_text())
+    assert data["table_markdown"] == table, "the table is in the file"
+    assert data["summary"][0]["scenario"] == "concept_drift", data["summary"]
+    (again,) = results_from(data)
+    assert again.spec == SPEC, "the spec reads back"
+    assert again.outcome == run.outcome, "the outcome is recomputed the same"
+    assert again.windows[0].drift_share == 0.3333, "figures kept to 4 decimals"
+    assert [w.reason for w in again.windows] == [None, "Retrain: drift."], "retrain reasons kept"
