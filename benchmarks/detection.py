@@ -144,7 +144,12 @@ ORACLE_ROWS = 10_000
 #: The oracle's samples use seed + this: rows independent of the run's own.
 ORACLE_SEED_OFFSET = 1_000_000
 #: Training-time figures a window is compared with (as ``pipelines.monitor.REFERENCE_FIGURES``).
-REFERENCE_FIGURES = ("pr_auc", "recall_at_threshold", "expected_cost_per_row")
+REFERENCE_FIGURES = (
+    "pr_auc",
+    "recall_at_threshold",
+    "expected_cost_per_row",
+    "pr_auc_interval_low",
+)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -564,12 +569,31 @@ class Model:
 
     version: str
     candidate: Candidate
+    interval: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def figures(self) -> dict[str, float]:
         """The training-time figures monitoring compares a window with (as logged to MLflow)."""
-        logged = self.candidate.metrics.loggable()
+        logged = {**self.candidate.metrics.loggable(), **self.interval}
         return {k: logged[k] for k in REFERENCE_FIGURES if k in logged}
+
+
+def new_model(
+    version: str, candidate: Candidate, contract: DatasetContract, sections: Sections
+) -> Model:
+    """A version with its holdout interval figures, as ``train_flow`` logs them (if it does)."""
+    holdout_interval = getattr(gate_module, "holdout_interval", None)
+    interval_figures = getattr(gate_module, "interval_figures", None)
+    if holdout_interval is None or interval_figures is None:
+        return Model(version, candidate)
+    reference = candidate.reference
+    interval = holdout_interval(
+        reference[contract.label_column],
+        reference[contract.score_name],
+        sections.promotion,
+        target_fpr=sections.training.target_fpr,
+    )
+    return Model(version, candidate, interval_figures(interval))
 
 
 @dataclass
@@ -763,6 +787,21 @@ def _labels(frame: pd.DataFrame, contract: DatasetContract) -> npt.NDArray[np.in
     return labels
 
 
+def _policy_arguments(holdout_days: int) -> dict[str, Any]:
+    """The arguments ``monitor.decide`` passes besides the history, where the policy takes them.
+
+    The holdout's days (a scheduled retrain counts only the labels it trains on) and the last
+    retrain's trigger (a follow-up is due after a drift-started one); the trigger is filled in
+    per window.
+    """
+    extra: dict[str, Any] = {}
+    if _accepts(decide_retraining, "holdout_days"):
+        extra["holdout_days"] = holdout_days
+    if _accepts(decide_retraining, "last_retrain_trigger"):
+        extra["last_retrain_trigger"] = None
+    return extra
+
+
 def _window_record(
     day: int,
     summary: WindowSummary,
@@ -822,11 +861,13 @@ def simulate(spec: RunSpec, sections: Sections, work: Path) -> RunResult:
     )
 
     validated = {i: make_day(i) for i in range(bootstrap) if not timeline.is_incident(i)}
-    first = Model(
+    first = new_model(
         "1",
         train(
             validated, bootstrap - 1, contract, end_of_day(dates[bootstrap - 1]), sections.training
         ),
+        contract,
+        sections,
     )
     decision = gate(first, None, contract, sections)
     if not decision.promoted:
@@ -834,6 +875,8 @@ def simulate(spec: RunSpec, sections: Sections, work: Path) -> RunResult:
     models, champion = {first.version: first}, first
     history: list[WindowSummary] = []
     last_retrain: str | None = None
+    last_trigger: str | None = None
+    extra = _policy_arguments(sections.training.holdout_days)
     pending = PendingLabels()
     no_cooldown = sections.retraining.model_copy(update={"cooldown_windows": 0})
 
@@ -867,13 +910,15 @@ def simulate(spec: RunSpec, sections: Sections, work: Path) -> RunResult:
         except EmptyWindowError:
             continue  # a blocked day alone: nothing was scored
         history.append(summary)
+        if "last_retrain_trigger" in extra:
+            extra["last_retrain_trigger"] = last_trigger
         decision_now = decide_retraining(
-            history, sections.retraining, last_retrain_window=last_retrain
+            history, sections.retraining, last_retrain_window=last_retrain, **extra
         )
-        shadow = decide_retraining(history, no_cooldown, last_retrain_window=last_retrain)
+        shadow = decide_retraining(history, no_cooldown, last_retrain_window=last_retrain, **extra)
         record = _window_record(index, summary, decision_now, shadow, champion.version)
         if decision_now.verdict == "retrain":
-            last_retrain = summary.window_id
+            last_retrain, last_trigger = summary.window_id, decision_now.trigger
             record, champion = _retrain(
                 record, validated, index, now, contract, sections, models, champion
             )
@@ -897,7 +942,7 @@ def _retrain(
         candidate = train(validated, index, contract, now, sections.training)
     except (SplitError, LeakageError, FitError) as exc:
         return replace(record, gate="train failed", gate_reason=str(exc)), champion
-    model = Model(str(len(models) + 1), candidate)
+    model = new_model(str(len(models) + 1), candidate, contract, sections)
     models[model.version] = model
     decision = gate(model, champion, contract, sections)
     updated = replace(

@@ -146,6 +146,13 @@ class VersionPerformance(_Frozen):
     reference_pr_auc: float | None = Field(
         default=None, description="The version's own training-time (holdout) PR-AUC."
     )
+    reference_pr_auc_low: float | None = Field(
+        default=None,
+        description=(
+            "Lower bound of the bootstrap interval of that holdout PR-AUC (None for a version "
+            "trained before intervals were logged)."
+        ),
+    )
     pr_auc_drop: float | None = Field(
         default=None, description="reference - current; None when either is unknown."
     )

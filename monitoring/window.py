@@ -184,6 +184,7 @@ def monitor_window(
         performance_report=performance_report and config.write_html,
         champion_version=champion_version,
         version_references=version_references,
+        charts=config.write_html,
     )
     summary = result.summary.model_copy(update={"warnings": (*warnings, *result.summary.warnings)})
 

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from features import vocabulary as vocab
 from features.contract import DatasetContract
 from monitoring.policy import RetrainDecision, decide_retraining
+from monitoring.reports import PR_AUC_INTERVAL_LOW
 from monitoring.summary import window_id_for
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
 from pipelines.audit import append_decision, decision_record, read_decisions
@@ -37,7 +38,7 @@ from training import registry
 from training.gate import PromotionDecision
 
 #: Training-time figures a window's performance is compared with (the run's metric names).
-REFERENCE_FIGURES = ("pr_auc", "recall_at_threshold", "expected_cost_per_row")
+REFERENCE_FIGURES = ("pr_auc", "recall_at_threshold", "expected_cost_per_row", PR_AUC_INTERVAL_LOW)
 
 Window = tuple[date, date]
 
@@ -131,14 +132,20 @@ def logged_rows_by_day(predictions_dir: Path) -> dict[date, int]:
     return counts
 
 
-def last_retrain_window(settings: Settings, before: str | None = None) -> str | None:
-    """The window of the most recent retrain actually run (before ``before``, if given)."""
+def last_retrain(settings: Settings, before: str | None = None) -> tuple[str | None, str | None]:
+    """Window and trigger of the most recent retrain actually run (before ``before``, if given).
+
+    ``(None, None)`` when none ran.
+    """
     retrains = [
         r
         for r in read_decisions(settings.paths.audit_log, {"retrain"})
         if r.get("acted") and (before is None or str(r["window_id"]) < before)
     ]
-    return str(retrains[-1]["window_id"]) if retrains else None
+    if not retrains:
+        return None, None
+    trigger = retrains[-1].get("trigger")
+    return str(retrains[-1]["window_id"]), None if trigger is None else str(trigger)
 
 
 @task(retries=STORAGE_RETRIES, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -247,11 +254,13 @@ def decide(settings: Settings, champion_version: str, window_id: str, act: bool)
     a "retrain" verdict will be acted on; only acted-on retrains start a cool-down.
     """
     history = [s for s in read_summaries(settings.paths.monitoring) if s.window_id <= window_id]
+    retrain_window, retrain_trigger = last_retrain(settings, before=window_id)
     decision = decide_retraining(
         history,
         settings.retraining,
-        last_retrain_window=last_retrain_window(settings, before=window_id),
+        last_retrain_window=retrain_window,
         holdout_days=settings.training.holdout_days,
+        last_retrain_trigger=retrain_trigger,
     )
     append_decision(
         settings.paths.audit_log,

@@ -118,7 +118,13 @@ def train_candidate(
         list(contract.features),
         max_single_feature_auc=config.max_single_feature_auc,
     )
-    pipeline = fit_pipeline(split.train, contract, contract.model, threads=config.threads)
+    pipeline = fit_pipeline(
+        split.train,
+        contract,
+        contract.model,
+        threads=config.threads,
+        recency_half_life_days=config.recency_half_life_days,
+    )
     scores = score(pipeline, split.holdout, contract)
     y_true = split.holdout[contract.label_column].to_numpy()
     metrics = evaluate(y_true, scores, contract.costs, target_fpr=config.target_fpr)

@@ -37,6 +37,16 @@ class TrainingConfig(BaseModel):
         le=1,
         description="A feature that alone ranks the labels this well stops training (leakage).",
     )
+    recency_half_life_days: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description=(
+            "Weight the training rows toward the recent regime: a row's weight halves for "
+            "every this many days it lies before the newest training day (None: every row "
+            "weighs the same). The holdout is never weighted."
+        ),
+    )
     threads: int | None = Field(
         default=1,
         ge=1,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -78,12 +80,33 @@ def build_pipeline(contract: DatasetContract, params: ModelParams) -> Pipeline:
     return Pipeline([("features", columns), ("model", model)])
 
 
+def recency_weights(event_times: pd.Series, half_life_days: float) -> npt.NDArray[np.float64]:
+    """Row weights that halve every ``half_life_days`` before the newest event day.
+
+    Ages count whole days (event dates), so every row of one day weighs the same and the newest
+    day's rows weigh 1.
+
+    Raises:
+        FitError: an event time is missing or unreadable.
+    """
+    days = pd.to_datetime(event_times, format="ISO8601", utc=True, errors="coerce").dt.floor("D")
+    if days.isna().any():
+        raise FitError(
+            f"{int(days.isna().sum())} event time(s) missing or unreadable: rows cannot be "
+            "weighted by age"
+        )
+    age = (days.max() - days).dt.days.to_numpy(dtype=np.float64)
+    weights: npt.NDArray[np.float64] = np.power(0.5, age / half_life_days)
+    return weights
+
+
 def fit_pipeline(
     train: pd.DataFrame,
     contract: DatasetContract,
     params: ModelParams,
     *,
     threads: int | None = None,
+    recency_half_life_days: float | None = None,
 ) -> Pipeline:
     """Fit `build_pipeline` on the contract's features of ``train`` against its 0/1 label.
 
@@ -92,7 +115,8 @@ def fit_pipeline(
 
     ``threads`` caps the OpenMP threads the trees use during the fit (``None``: the library's
     default, one per core). On cores shared with other work, 1 is often far faster: threads
-    that wait for each other's cores spin instead of computing.
+    that wait for each other's cores spin instead of computing. ``recency_half_life_days``
+    weights the rows by the age of their event day (`recency_weights`); None weighs them alike.
 
     Raises:
         FitError: a feature or the label is missing, the label has missing values or values
@@ -121,6 +145,10 @@ def fit_pipeline(
             "the train window needs rows of both the positive and the negative label"
         )
     pipeline = build_pipeline(contract, params)
+    weighted: dict[str, Any] = {}
+    if recency_half_life_days is not None:
+        times = train[contract.event_time_column]
+        weighted["model__sample_weight"] = recency_weights(times, recency_half_life_days)
     with threadpool_limits(limits=threads, user_api="openmp"):
-        pipeline.fit(x, y.astype("int64"))
+        pipeline.fit(x, y.astype("int64"), **weighted)
     return pipeline

@@ -185,6 +185,20 @@ def holdout_interval(
     )
 
 
+def interval_figures(interval: BootstrapInterval | None) -> dict[str, float]:
+    """A holdout interval as run metrics: ``<metric>_interval_low`` and ``<metric>_interval_high``.
+
+    Logged with the training figures, so that monitoring can judge a version against the low
+    end of what its holdout supports. Empty for None (a single-class holdout).
+    """
+    if interval is None:
+        return {}
+    return {
+        f"{interval.metric}_interval_low": interval.low,
+        f"{interval.metric}_interval_high": interval.high,
+    }
+
+
 def decide_promotion(
     challenger: Scorecard,
     champion: Scorecard | None,

@@ -52,9 +52,13 @@ def own(
     n_positives: int = 40,
     *,
     reference: float | None = 0.6,
+    low: float | None = None,
     min_positives: int = 30,
 ) -> VersionPerformance:
-    """One version's figures on its own rows (None drop: PR-AUC undefined, one class only)."""
+    """One version's figures on its own rows (None drop: PR-AUC undefined, one class only).
+
+    ``low`` is the low end of the reference's holdout interval (None: logged without one).
+    """
     area = None if pr_auc_drop is None else (reference or 0.6) - pr_auc_drop
     return VersionPerformance(
         n_predictions=2000,
@@ -64,6 +68,7 @@ def own(
         last_day=day(9),
         pr_auc=area,
         reference_pr_auc=reference,
+        reference_pr_auc_low=low,
         pr_auc_drop=None if area is None or reference is None else reference - area,
         evaluated=area is not None and n_positives >= min_positives,
     )

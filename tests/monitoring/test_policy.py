@@ -167,6 +167,8 @@ def test_policy_holds_only_the_retraining_thresholds() -> None:
         "min_post_onset_labels",
         "max_label_wait_days",
         "performance_source",
+        "performance_reference",
+        "followup_after_windows",
     }, "drift and label thresholds belong to the monitoring section"
     with pytest.raises(ValueError, match="min_labelled_rows"):
         RetrainPolicy(min_labelled_rows=200)  # type: ignore[call-arg]

@@ -189,6 +189,27 @@ def test_the_champion_s_own_drop_retrains() -> None:
     assert "from its training 0.600 to 0.400" in decision.reason, decision.reason
 
 
+def test_the_champion_is_judged_against_the_low_end_of_its_holdout_interval() -> None:
+    """A 0.12 drop from a 0.60 holdout estimate is only 0.07 below its interval's 0.53."""
+    versions = {"4": own(0.12, low=0.53)}
+    latest = window(0, perf=performance(0.0), champion="4", versions=versions)
+    decision = decide_retraining([latest], AWARE, last_retrain_window=None)
+    assert decision.verdict == "hold", decision.reason
+    assert decision.numbers["reference_pr_auc"] == pytest.approx(0.53)
+    assert decision.numbers["pr_auc_drop"] == pytest.approx(0.05)
+    assert decision.numbers["champion_reference_pr_auc"] == pytest.approx(0.60), "both recorded"
+    estimate = AWARE.model_copy(update={"performance_reference": "estimate"})
+    old = decide_retraining([latest], estimate, last_retrain_window=None)
+    assert old.verdict == "retrain", "against the estimate the same window retrains"
+    assert "from its training 0.600 to 0.480" in old.reason, old.reason
+    far = window(0, champion="4", versions={"4": own(0.2, low=0.53)})
+    fired = decide_retraining([far], AWARE, last_retrain_window=None)
+    assert fired.verdict == "retrain", fired.reason
+    assert "fell by 0.130 (from the low end of its training interval 0.530 to 0.400)" in (
+        fired.reason
+    ), fired.reason
+
+
 @pytest.mark.parametrize(("positives", "fires"), [(29, False), (30, True)])
 def test_the_champion_needs_enough_positives_of_its_own(positives: int, fires: bool) -> None:
     versions = {"4": own(0.2, n_positives=positives)}
@@ -263,3 +284,45 @@ def test_no_matured_label_at_all_counts_nothing_with_a_holdout() -> None:
     assert decision.verdict == "hold", decision.reason
     assert decision.numbers["post_onset_positives"] == 0, decision.numbers
     assert decision.numbers["holdout_start"] is None, "no labelled day to hold out from"
+
+
+# --- the follow-up retrain after a drift-started one -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trigger", "windows_after", "verdict"),
+    [("drift", 4, "hold"), ("drift", 5, "retrain"), ("follow-up", 5, "hold"), (None, 9, "hold")],
+)
+def test_a_follow_up_retrain_comes_after_a_drift_started_one(
+    trigger: str | None, windows_after: int, verdict: str
+) -> None:
+    """Five windows after a drift retrain, one more; never a follow-up of a follow-up."""
+    clean = [window(i) for i in range(windows_after + 1)]
+    decision = decide_retraining(
+        clean,
+        AWARE.model_copy(update={"followup_after_windows": 5}),
+        last_retrain_window=day(0),
+        last_retrain_trigger=trigger,
+    )
+    assert decision.verdict == verdict, decision.reason
+    assert decision.numbers["last_retrain_trigger"] == trigger
+    if verdict == "retrain":
+        assert decision.trigger == "follow-up", decision.trigger
+        assert decision.reason.startswith("Retrain (follow-up): the retrain at window "), (
+            decision.reason
+        )
+        assert "5 windows later" in decision.reason, decision.reason
+
+
+def test_the_follow_up_is_not_held_by_the_cooldown_and_can_be_switched_off() -> None:
+    clean = [window(i) for i in range(4)]
+    longer = AWARE.model_copy(update={"followup_after_windows": 3, "cooldown_windows": 6})
+    decision = decide_retraining(
+        clean, longer, last_retrain_window=day(0), last_retrain_trigger="drift"
+    )
+    assert decision.verdict == "retrain", decision.reason
+    assert decision.in_cooldown, "due inside the cool-down, and not held by it"
+    off = longer.model_copy(update={"followup_after_windows": None})
+    held = decide_retraining(clean, off, last_retrain_window=day(0), last_retrain_trigger="drift")
+    assert held.verdict == "hold", held.reason
+    assert RetrainPolicy.legacy().followup_after_windows is None, "the old policy had none"

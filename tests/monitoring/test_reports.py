@@ -435,3 +435,41 @@ def test_text_label_contract_goes_through_labels_join_and_window(
     assert north.recall_at_threshold == pytest.approx(counts.recall), "metric core recall"
     assert north.precision_at_threshold == pytest.approx(counts.precision), "and precision"
     assert list(performance.segments["plan"]) == ["basic", "plus", "premium"], "feature segment"
+
+
+def test_a_window_without_charts_has_the_same_figures(
+    contract: DatasetContract, reference: pd.DataFrame, config: MonitoringConfig
+) -> None:
+    """Skipping Evidently's charts (the benchmark's and write_html=False's path) changes no figure.
+
+    The shifted window has drifted, emptied and unseen values, so every figure kind is compared;
+    the second run with charts shows the swapped renderers were put back.
+    """
+    current = make_frame(contract, 1500, seed=3, day=date(2026, 3, 9), shift=1.0)
+    current["device_trust_score"] = np.nan
+    reference_performance = classification_performance(
+        reference, contract, threshold=THRESHOLD
+    ).as_reference()
+
+    def run(charts: bool) -> WindowResult:
+        return evaluate_window(
+            reference,
+            current,
+            contract,
+            labelled=current.assign(is_fraud=np.nan),
+            reference_performance=reference_performance,
+            threshold=THRESHOLD,
+            config=config,
+            charts=charts,
+        )
+
+    with_charts, without, again = run(True), run(False), run(True)
+    assert without.summary.to_dict() == with_charts.summary.to_dict()
+    assert without.summary.data_drift_detected, "the window compared is a drifted one"
+
+    def chart_count(result: WindowResult) -> int:
+        html: str = result.snapshot.get_html_str(as_iframe=False)
+        return html.count("plotly_graph") + html.count('"type": "big_graph"')
+
+    assert chart_count(without) < chart_count(with_charts), "charts were skipped"
+    assert chart_count(again) == chart_count(with_charts), "the renderers are restored"

@@ -30,7 +30,8 @@ def labelled_frame(contract: DatasetContract) -> pd.DataFrame:
 
 def test_each_version_keeps_its_own_rows_and_reference(contract: DatasetContract) -> None:
     frame = labelled_frame(contract)
-    found = version_performance(frame, contract, references={"2": {"pr_auc": 0.9}}, min_positives=2)
+    references = {"2": {"pr_auc": 0.9, "pr_auc_interval_low": 0.8}}
+    found = version_performance(frame, contract, references=references, min_positives=2)
     assert list(found) == ["2", "10", "(unknown)"], "numbered versions in number order"
     v2, v10 = found["2"], found["10"]
     assert (v2.n_predictions, v2.n_labelled, v2.n_positives) == (6, 5, 2), v2
@@ -38,6 +39,7 @@ def test_each_version_keeps_its_own_rows_and_reference(contract: DatasetContract
         pr_auc(np.array([0, 1, 0, 1, 0]), np.array([0.1, 0.9, 0.2, 0.8, 0.3]))
     ), "the metric core on v2's matured rows only"
     assert v2.reference_pr_auc == 0.9, "its own training figure"
+    assert v2.reference_pr_auc_low == 0.8, "and its interval's low end, for the policy"
     assert v2.pr_auc_drop == pytest.approx(0.9 - 1.0), v2
     assert v2.evaluated, "2 positives, 2 needed"
     assert (v2.first_day, v2.last_day) == ("2026-03-01", "2026-03-01"), v2

@@ -15,6 +15,7 @@ from training.fit import (
     build_pipeline,
     feature_frame,
     fit_pipeline,
+    recency_weights,
 )
 from training.split import TimeSplit, time_split
 
@@ -156,3 +157,26 @@ def test_skops_trusted_types_are_minimal_and_sufficient(
     assert np.array_equal(loaded.predict_proba(x), fitted.predict_proba(x)), (
         "the skops round trip should reproduce the scores exactly"
     )
+
+
+def test_recency_weights_halve_per_half_life_by_event_day() -> None:
+    times = pd.Series(
+        ["2026-01-10T23:59:00Z", "2026-01-10T00:01:00Z", "2026-01-07T12:00:00Z", "2026-01-04"]
+    )
+    weights = recency_weights(times, half_life_days=3.0)
+    assert weights.tolist() == pytest.approx([1.0, 1.0, 0.5, 0.25]), "whole days, newest 1"
+    with pytest.raises(FitError, match="1 event time"):
+        recency_weights(pd.Series(["2026-01-10", None]), half_life_days=3.0)
+
+
+def test_recency_weighting_changes_the_fit_and_only_when_asked(
+    split: TimeSplit, contract: DatasetContract, fitted: Pipeline
+) -> None:
+    x = feature_frame(split.holdout, contract)
+    plain = fit_pipeline(split.train, contract, FAST).predict_proba(x)[:, 1]
+    assert np.array_equal(plain, fitted.predict_proba(x)[:, 1]), "unweighted fits repeat"
+    weighted = fit_pipeline(split.train, contract, FAST, recency_half_life_days=2.0)
+    recent = weighted.predict_proba(x)[:, 1]
+    assert not np.array_equal(recent, plain), "old rows weigh less, so the trees differ"
+    y = split.holdout[contract.label_column].to_numpy()
+    assert roc_auc_score(y, recent) > 0.5, "still a model"

@@ -29,6 +29,7 @@ from training.gate import (
     decide_promotion,
     gain_interval,
     holdout_interval,
+    interval_figures,
 )
 
 COSTS = Costs(false_negative=10.0, false_positive=1.0)
@@ -171,6 +172,10 @@ def test_gate_helpers_read_the_policy_and_skip_a_single_class() -> None:
     ones = np.ones(10, dtype=np.int64)
     assert gain_interval(ones, np.arange(10.0), np.arange(10.0), policy, target_fpr=FPR) is None
     assert holdout_interval(ones * 0, np.arange(10.0), policy, target_fpr=FPR) is None
+    logged = interval_figures(own)
+    assert logged == {"roc_auc_interval_low": own.low, "roc_auc_interval_high": own.high}
+    assert own.low < own.estimate < own.high, own
+    assert interval_figures(None) == {}, "a single-class holdout logs no interval"
 
 
 @pytest.mark.parametrize(
