@@ -654,6 +654,33 @@ def handoff(
 
 
 @app.command()
+def report(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the page here instead of <home>/demo/index.html."),
+    ] = None,
+    home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the run report: one self-contained HTML page, readable offline.
+
+    Charts over the days (matured PR-AUC per version, recall, drift share, score drift, rows
+    blocked, the champion with every retrain, promotion, rejection and rollback), the
+    evaluation record of each version (intervals, segments, calibration, cost curve, the
+    gate's comparison), the failure taxonomy and the filterable audit log, linking each
+    Evidently report, MLflow run and quarantined batch. `lifecycle demo` writes it as
+    <home>/demo/index.html; this rebuilds it for any home. Read-only, but for the page.
+    """
+    settings = settings_for(home, contract, config)
+    with user_errors():
+        from pipelines.report import write_report
+
+        written = write_report(settings, out)
+    console.print(f"run report written to {written}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def ingest(
     file: Annotated[
         Path,

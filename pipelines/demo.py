@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -616,7 +615,7 @@ def demo_flow(
         "quarantine": str(settings.paths.quarantine),
         "mlflow ui": f"mlflow ui --backend-store-uri {settings.resolved_tracking_uri}",
     }
-    summary.path = write_summary(settings.paths.demo, summary)
+    summary.path = write_summary(settings.paths.demo, summary, settings)
     return summary
 
 
@@ -728,75 +727,41 @@ def run_demo(
 
 
 def render_index(summary: DemoSummary, home: Path) -> str:
-    """One HTML page for the run: the timeline, its checks and links to every artifact (pure).
+    """The run report drawn from the summary alone (pure): timeline charts, checks, links.
 
-    Links are relative to ``<home>/demo/`` and only name files under ``home``; what the page
-    lists is read from the summary and from the paths given, not discovered on disk.
+    Links are relative to ``<home>/demo/`` and only name files under ``home``. The full
+    report, which also reads the monitoring windows, the audit log, the quarantine and the
+    registry, is what `write_summary` writes when it is given the run's settings
+    (`pipelines.report`).
     """
+    from pipelines import report
 
-    def link(path: Path, text: str) -> str:
-        return f'<a href="../{escape(str(path.relative_to(home)))}">{escape(text)}</a>'
-
-    rows = "\n".join(
-        "<tr>"
-        + "".join(
-            f"<td>{escape(str(cell))}</td>"
-            for cell in (
-                row.day,
-                row.date,
-                row.rows,
-                "BLOCKED" if row.blocked else "",
-                _fmt(row.drift_share, 2) + (" *" if row.drift_detected else ""),
-                _fmt(row.matured_pr_auc, 3),
-                _fmt(row.champion_pr_auc, 3),
-                row.action,
-                row.champion_version,
-            )
-        )
-        + f"<td>{_row_links(row, home, link)}</td>"
-        + "</tr>"
-        for row in summary.timeline
+    records = report.HomeRecords(
+        summary=summary.to_dict(),
+        windows=[],
+        audit=[],
+        quarantine=[],
+        versions=[],
+        model_name=summary.use_case,
     )
-    docs = home / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    checks = "\n".join(
-        f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in summary.checks.items()
-    )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8">
-<title>lifecycle demo: {escape(summary.use_case)}, {escape(summary.scenario)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 8px}}</style></head><body>
-<h1>lifecycle demo: {escape(summary.use_case)}, scenario {escape(summary.scenario)},
-{summary.days} days, seed {summary.seed}</h1>
-<p>Data: {escape(summary.source)}; {summary.window_days}-day monitoring windows.</p>
-<p>{link(home / "demo" / "summary.json", "summary.json")} ·
-{link(home / "audit.jsonl", "audit log")} ·
-{link(docs, "Data Docs")} ·
-MLflow UI: <code>{escape(summary.paths.get("mlflow ui", ""))}</code></p>
-<h2>What the run showed</h2><table>{checks}</table>
-<h2>Timeline</h2><table><tr><th>day</th><th>date</th><th>rows</th><th>blocked?</th>
-<th>drift share</th><th>matured PR-AUC</th><th>champion's own</th><th>action</th>
-<th>champion</th><th>report</th></tr>
-{rows}</table></body></html>
-"""
+    return report.render_report(report.assemble(records))
 
 
-def _row_links(row: DayRow, home: Path, link: Callable[[Path, str], str]) -> str:
-    """The quarantine page of a blocked day, the Evidently report of a day closing a window."""
-    links = []
-    if row.blocked:
-        links.append(link(home / "data" / "quarantine" / row.date / "data_docs.html", "data docs"))
-    if row.window_id is not None:
-        links.append(link(home / "monitoring" / row.window_id / "report.html", "evidently"))
-    return " ".join(links)
+def write_summary(folder: Path, summary: DemoSummary, settings: Settings | None = None) -> Path:
+    """Write ``summary.json`` atomically, then the run report as ``index.html``; return the first.
 
-
-def write_summary(folder: Path, summary: DemoSummary) -> Path:
-    """Write ``summary.json`` atomically and return its path."""
+    With the run's ``settings`` the report reads the whole home (`pipelines.report`);
+    without, it is drawn from the summary alone (`render_index`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "summary.json"
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary.to_dict(), indent=2, default=str))
     tmp.replace(target)
-    (folder / "index.html").write_text(render_index(summary, folder.parent))
+    if settings is not None:
+        from pipelines.report import write_report
+
+        write_report(settings, folder / "index.html")
+    else:
+        (folder / "index.html").write_text(render_index(summary, folder.parent))
     return target

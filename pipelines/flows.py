@@ -55,8 +55,19 @@ from training.candidate import (
 )
 from training.config import TrainingConfig
 from training.evaluate import Metrics, evaluate, evaluate_segments
-from training.gate import PromotionDecision, decide_promotion, gain_interval, holdout_interval
-from training.model_card import DataWindow, ModelCardInputs, render_model_card
+from training.gate import (
+    PromotionDecision,
+    decide_promotion,
+    gain_interval,
+    holdout_interval,
+    interval_figures,
+)
+from training.model_card import (
+    DataWindow,
+    ModelCardInputs,
+    feature_sensitivity,
+    render_model_card,
+)
 from training.split import TimeSplit, to_naive_utc
 
 STORAGE_RETRIES = 2
@@ -191,6 +202,12 @@ def register_candidate(
     split = candidate.split
     revision = code_revision()
     version_tags = candidate_tags(candidate, contract, revision)
+    interval = holdout_interval(
+        candidate.reference[contract.label_column],
+        candidate.reference[contract.score_name],
+        settings.promotion,
+        target_fpr=config.target_fpr,
+    )
     run_tags = {
         **version_tags,
         "batches": ",".join(b.batch for b in lineage),
@@ -212,7 +229,7 @@ def register_candidate(
         pipeline=candidate.pipeline,
         features=split.train[list(contract.features)],
         params=params,
-        metrics=candidate.metrics.loggable(),
+        metrics={**candidate.metrics.loggable(), **interval_figures(interval)},
         segments=segment_dict(candidate.segments),
         run_tags=run_tags,
         version_tags=version_tags,
@@ -244,11 +261,13 @@ def register_candidate(
             leakage_checks=candidate.leakage_checks,
             warnings=candidate.warnings,
             min_segment_positives=settings.promotion.segment_min_positives,
-            metric_interval=holdout_interval(
-                candidate.reference[contract.label_column],
-                candidate.reference[contract.score_name],
-                settings.promotion,
-                target_fpr=settings.training.target_fpr,
+            metric_interval=interval,
+            sensitivity=feature_sensitivity(
+                candidate.pipeline,
+                candidate.reference,
+                contract,
+                candidate.threshold,
+                threads=config.threads,
             ),
         )
     )
