@@ -62,8 +62,10 @@ test: lint typecheck ## ruff, mypy and the whole pytest suite
 bench: setup ## Serving benchmark: this API vs `mlflow models serve`
 	$(BIN)/python -m benchmarks.serving
 
-bench-detection: setup ## Detection, false alarms, recovery over scenarios x 5 seeds (long)
-	$(BIN)/python -m benchmarks.detection --seeds 5
+# BENCH_JOBS: runs at once (one process and core each).
+BENCH_JOBS ?= 2
+bench-detection: setup ## Detection, false alarms, recovery: 6 scenarios x 5 seeds (~13 min, 2 cores)
+	$(BIN)/python -m benchmarks.detection --seeds 5 --jobs $(BENCH_JOBS)
 
 soak: setup ## 60 s of mixed load at concurrency 8: fails on any error or RSS growth > 10 %
 	$(BIN)/python -m benchmarks.soak

@@ -73,7 +73,7 @@ results), 130 when interrupted.
 
 Run: ``python -m benchmarks.detection [--seeds 5] [--scenarios a,b] [--days 60] [--jobs 2]``
 (as a module: run as a script, this folder would shadow the ``serving`` package), or
-``make bench-detection``. About a minute per run and core; ``--jobs`` runs that many at once.
+``make bench-detection``. About 25 s per run and core; ``--jobs`` runs that many at once.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class RetrainPolicy(BaseModel):
         ),
     )
     min_post_onset_positives: int = Field(
-        default=200,
+        default=100,
         ge=0,
         description=(
             "Matured positive labels of predictions since the drift onset that a scheduled "
