@@ -326,6 +326,28 @@ class RunSpec:
     variant: str
     onset_day: int | None
     incident_day: int | None
+    features: int | None = None
+
+
+def narrowed(contract: DatasetContract, features: int | None) -> DatasetContract:
+    """The contract with only its first ``features`` features (None: as it is).
+
+    A narrow contract, as a team's own table may be: one drifted column is then a large share of
+    the features, which is what ``monitoring.min_drifted_features`` guards against. The dropped
+    columns are still generated; the model, the drift tests and the log ignore them.
+
+    Raises:
+        ValueError: ``features`` is not between 1 and the contract's feature count.
+    """
+    if features is None:
+        return contract
+    if not 1 <= features <= len(contract.features):
+        raise ValueError(
+            f"--features must be 1..{len(contract.features)} for {contract.name}, got {features}"
+        )
+    kept = contract.features[:features]
+    segments = tuple(s for s in contract.segments if s in kept or s not in contract.features)
+    return contract.model_copy(update={"features": kept, "segments": segments})
 
 
 @dataclass(frozen=True)
@@ -833,7 +855,7 @@ def simulate(spec: RunSpec, sections: Sections, work: Path) -> RunResult:
         BenchmarkError: the first model does not clear the gate's floor.
     """
     case: UseCase = use_case(spec.use_case)
-    contract = load_contract(case.contract_file)
+    contract = narrowed(load_contract(case.contract_file), spec.features)
     timeline = case.timeline(
         spec.scenario, spec.days, incident_day=spec.incident_day, onset_day=spec.onset_day
     )
@@ -1156,9 +1178,15 @@ def run_specs(
     rows_per_day: int,
     variants: Sequence[Variant],
     holdout_days: int,
+    features: int | None = None,
 ) -> list[RunSpec]:
-    """Every run, variant-major then scenario then seed (onsets from :func:`onset_for`)."""
+    """Every run, variant-major then scenario then seed (onsets from :func:`onset_for`).
+
+    Raises:
+        ValueError: ``features`` does not fit the use case's contract.
+    """
     case = use_case(use_case_name)
+    narrowed(load_contract(case.contract_file), features)
     bootstrap = bootstrap_days(days, case.max_label_delay_days, holdout_days)
     specs = []
     for variant in variants:
@@ -1178,6 +1206,7 @@ def run_specs(
                         variant.name,
                         timeline.onset_day,
                         timeline.incident_day,
+                        features,
                     )
                 )
     return specs
@@ -1243,6 +1272,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         metavar="NAME[:SECTION.KEY=VALUE,...]",
         help="settings to compare (repeatable); default: one variant, 'current'",
+    )
+    parser.add_argument(
+        "--features",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep only the contract's first N features (a narrow contract; default: all)",
     )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, one process each")
     parser.add_argument(
@@ -1409,6 +1445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.rows_per_day,
             args.variant,
             base.training.holdout_days,
+            args.features,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -1432,6 +1469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seeds": list(range(1, args.seeds + 1)),
         "days": args.days,
         "rows_per_day": args.rows_per_day,
+        "features": args.features,
         "variants": {
             v.name: {"description": v.describe(), "settings": sections[v.name].to_dict()}
             for v in args.variant

@@ -24,6 +24,7 @@ from benchmarks.detection import (
     first_day_from,
     first_rise,
     markdown_table,
+    narrowed,
     onset_for,
     onset_range,
     outcome_of,
@@ -35,6 +36,8 @@ from benchmarks.detection import (
     run_specs,
     spread,
 )
+from data.usecases import use_case
+from features.contract import load_contract
 from monitoring.config import MonitoringConfig
 from monitoring.policy import RetrainPolicy
 from training.config import TrainingConfig
@@ -270,3 +273,18 @@ def test_a_results_file_reads_back_with_the_same_outcomes(tmp_path: Path) -> Non
     assert again.outcome == run.outcome, "the outcome is recomputed the same"
     assert again.windows[0].drift_share == 0.3333, "figures kept to 4 decimals"
     assert [w.reason for w in again.windows] == [None, "Retrain: drift."], "retrain reasons kept"
+
+
+def test_a_narrow_contract_keeps_its_first_features_and_refuses_nonsense() -> None:
+    contract = load_contract(use_case("card_fraud").contract_file)
+    narrow = narrowed(contract, 3)
+    assert narrow.features == contract.features[:3]
+    assert set(narrow.segments) <= set(contract.segments), "no segment invented"
+    assert all(s in narrow.features or s not in contract.features for s in narrow.segments), (
+        "a segment that was a dropped feature is left out"
+    )
+    assert narrowed(contract, None) is contract
+    with pytest.raises(ValueError, match=r"--features must be 1\.\.10"):
+        narrowed(contract, 0)
+    specs = run_specs("card_fraud", ["none"], [1], 60, 1000, [Variant("v")], 5, 3)
+    assert specs[0].features == 3, "the runs carry it"
