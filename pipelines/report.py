@@ -1521,7 +1521,8 @@ def holdout_figures(
 
     if contract.score_name not in holdout or contract.label_column not in holdout:
         return {}
-    y = contract.binary_labels(holdout[contract.label_column]).to_numpy(dtype=np.int64)
+    # The stored reference already holds the label as 0/1 (training.candidate.reference_frame).
+    y = holdout[contract.label_column].to_numpy(dtype=np.int64)
     scores = holdout[contract.score_name].to_numpy(dtype=np.float64)
     policy = settings.promotion
     intervals: dict[str, Interval] = {}

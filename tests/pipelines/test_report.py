@@ -286,3 +286,26 @@ def test_the_report_of_a_demo_matches_its_summary(default_demo: Path, tmp_path: 
     link = re.search(r'href="([^"]*monitoring/[^"]*/report\.html)"', page)
     assert link, "the page links the Evidently reports"
     assert (out.parent / link.group(1)).resolve().is_file(), "links resolve from --out"
+
+
+def test_holdout_figures_read_the_stored_0_1_label_of_a_text_label_contract() -> None:
+    """The reference keeps the label as 0/1 even where the contract's labels are text."""
+    import pandas as pd
+
+    from features.contract import load_contract
+    from pipelines.report import holdout_figures
+    from pipelines.settings import load_settings
+
+    contract = load_contract(Path("data/contracts/churn.yaml"))
+    assert contract.positive not in (0, 1), "the case this guards: text labels"
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    holdout = pd.DataFrame(
+        {
+            contract.label_column: y,
+            contract.score_name: np.clip(y * 0.4 + rng.random(400) * 0.6, 0, 1),
+        }
+    )
+    figures = holdout_figures(holdout, contract, {}, load_settings(home=Path("unused-home")))
+    assert "calibration" in figures, sorted(figures)
+    assert "cost_curve" in figures, sorted(figures)
