@@ -1,10 +1,16 @@
-"""A small closed-loop HTTP load generator and the statistics the benchmarks print.
+"""A small closed-loop HTTP load generator, a `wrk` driver, and the statistics benchmarks print.
+
+:func:`run_wrk` drives `wrk` (Debian package ``wrk``) the same way, closed loop, for a duration;
+prefer it where installed: it leaves the cores to the server under test.
 
 Closed loop: ``concurrency`` workers each send one request, wait for the answer, and send the
 next, until ``requests`` requests have been sent or ``max_seconds`` have passed. The offered load
 therefore adapts to the server (no queue builds up in the client), and throughput is what the
 server sustains at that concurrency. Every request posts the same pre-encoded body, so the client
 spends no time on JSON encoding and the servers are compared on identical bytes.
+
+The generator's own CPU time is recorded too: it runs on the same cores as the server it loads,
+so its share tells how much of the machine the figures did not leave to the server.
 
 Latency is measured per request from just before sending to the end of reading the body. Errors
 (a transport failure, a timeout, or any status other than 200) are counted, not timed, and the
@@ -14,11 +20,16 @@ first few distinct ones are kept for the report.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import resource
 import statistics
+import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -38,23 +49,29 @@ class LoadResult:
         errors: Requests that failed (transport error, timeout or a status other than 200).
         error_samples: Up to :data:`MAX_ERROR_SAMPLES` distinct error descriptions.
         wall_seconds: From the first request sent to the last answer received.
+        cpu_seconds: CPU time the generator's process spent meanwhile (all its threads).
     """
 
     latencies: tuple[float, ...]
     errors: int
     error_samples: tuple[str, ...]
     wall_seconds: float
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """The figures of one load run: throughput counts successful requests only."""
+    """The figures of one load run: throughput counts successful requests only.
+
+    ``client_cpu_share`` is the generator's CPU seconds per wall second (1.0 = one core).
+    """
 
     ok: int
     errors: int
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    client_cpu_share: float = math.nan
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -80,15 +97,18 @@ def summarize(result: LoadResult) -> LoadSummary:
     Latency percentiles are NaN when no request succeeded.
     """
     ok = len(result.latencies)
-    rate = ok / result.wall_seconds if result.wall_seconds > 0 else 0.0
+    wall = result.wall_seconds
+    rate = ok / wall if wall > 0 else 0.0
+    cpu_share = result.cpu_seconds / wall if wall > 0 else math.nan
     if ok == 0:
-        return LoadSummary(ok, result.errors, rate, math.nan, math.nan)
+        return LoadSummary(ok, result.errors, rate, math.nan, math.nan, cpu_share)
     return LoadSummary(
         ok=ok,
         errors=result.errors,
         requests_per_second=rate,
         p50_ms=1000 * percentile(result.latencies, 50),
         p99_ms=1000 * percentile(result.latencies, 99),
+        client_cpu_share=cpu_share,
     )
 
 
@@ -106,6 +126,7 @@ def median_summary(summaries: Sequence[LoadSummary]) -> LoadSummary:
         requests_per_second=statistics.median(s.requests_per_second for s in summaries),
         p50_ms=statistics.median(s.p50_ms for s in summaries),
         p99_ms=statistics.median(s.p99_ms for s in summaries),
+        client_cpu_share=statistics.median(s.client_cpu_share for s in summaries),
     )
 
 
@@ -157,6 +178,7 @@ async def run_load(
 
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         started = time.perf_counter()
+        cpu_started = time.process_time()
         deadline = started + max_seconds
 
         async def worker() -> None:
@@ -178,11 +200,13 @@ async def run_load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall_seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
     return LoadResult(
         latencies=tuple(latencies),
         errors=errors,
         error_samples=tuple(error_samples),
         wall_seconds=wall_seconds,
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -208,3 +232,81 @@ def run(
             timeout=timeout,
         )
     )
+
+
+#: wrk's Lua script: POST the body; at the end print one JSON line of the figures we report.
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[{body}]==]
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {{"requests": %d, "micros": %d, "non_ok": %d, "socket_errors": %d, '
+    .. '"p50_us": %d, "p99_us": %d}}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+WRK_MARKER = "WRK_RESULT "
+
+
+def wrk_summary(output: str, cpu_seconds: float) -> LoadSummary:
+    """The figures of wrk's output (the line our script's ``done`` prints).
+
+    wrk's percentiles cover every answer, errors included (it cannot tell them apart).
+
+    Raises:
+        LoadError: The output has no result line.
+    """
+    line = next((ln for ln in output.splitlines() if ln.startswith(WRK_MARKER)), None)
+    if line is None:
+        raise LoadError(f"wrk printed no result line:\n{output[-2000:]}")
+    figures = json.loads(line[len(WRK_MARKER) :])
+    wall = figures["micros"] / 1e6
+    errors = figures["non_ok"] + figures["socket_errors"]
+    ok = max(figures["requests"] - figures["non_ok"], 0)
+    answered = figures["requests"] > 0  # else wrk's percentiles are 0, not a latency
+    return LoadSummary(
+        ok=ok,
+        errors=errors,
+        requests_per_second=ok / wall if wall > 0 else 0.0,
+        p50_ms=figures["p50_us"] / 1000 if answered else math.nan,
+        p99_ms=figures["p99_us"] / 1000 if answered else math.nan,
+        client_cpu_share=cpu_seconds / wall if wall > 0 else math.nan,
+    )
+
+
+def run_wrk(
+    url: str,
+    body: bytes,
+    *,
+    concurrency: int,
+    seconds: float,
+    timeout: float = 30.0,
+    wrk: str = "wrk",
+) -> LoadSummary:
+    """Load ``url`` with `wrk` (one thread, ``concurrency`` connections) for ``seconds``.
+
+    wrk is a C program: it takes a few % of a core where this module's Python client takes a
+    large share of the cores the server needs. Its CPU time is measured as the child's.
+
+    Raises:
+        LoadError: A parameter is out of range, or wrk failed.
+    """
+    if concurrency < 1 or not seconds >= 1:
+        raise LoadError(
+            f"wrk needs concurrency >= 1 and seconds >= 1, got {concurrency}, {seconds}"
+        )
+    with tempfile.TemporaryDirectory(prefix="wrk-") as folder:
+        script = Path(folder) / "post.lua"
+        script.write_text(WRK_SCRIPT.format(body=body.decode()))
+        command = [wrk, "-t1", f"-c{concurrency}", f"-d{seconds:g}s", f"--timeout={timeout:g}s"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(
+            [*command, "-s", str(script), url], capture_output=True, text=True, check=False
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise LoadError(f"wrk exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wrk_summary(done.stdout, cpu)

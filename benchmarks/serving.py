@@ -60,7 +60,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from threadpoolctl import threadpool_limits
 
-from benchmarks.loadgen import LoadSummary, median_summary, run, summarize
+from benchmarks.loadgen import LoadSummary, median_summary, run, run_wrk, summarize
 from features.contract import DatasetContract, load_contract
 from pipelines.settings import Settings
 
@@ -78,6 +78,12 @@ FLOOR_CALLS = 500
 FLOOR_WARMUP_CALLS = 50
 FLOOR_BLOCKS = 10
 LOG_TAIL_LINES = 30
+STAGE_CALLS = 300
+CURVE_ROWS = (1, 8, 64, 256, 1024)
+CURVE_CALLS = 40
+OURS, BEFORE, MLFLOW = "ours", "before", "mlflow"
+#: How ``--before`` starts the server of another source tree (``pipelines.cli`` has no __main__).
+CLI_MAIN = "from pipelines.cli import main; main()"
 
 
 class BenchmarkError(RuntimeError):
@@ -95,6 +101,7 @@ class ServerSpec:
         ready_path: GET path answering 200 once the model is loaded.
         predict_path: POST path the load goes to.
         body: The request body (pre-encoded JSON) of the benchmark transaction.
+        cwd: Working folder of the process (default: the benchmark's).
     """
 
     name: str
@@ -103,6 +110,7 @@ class ServerSpec:
     ready_path: str
     predict_path: str
     body: bytes
+    cwd: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,14 @@ class RunningServer:
     def predict_url(self) -> str:
         """Full URL of the scoring endpoint."""
         return self.base_url + self.spec.predict_path
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """Micro-batching under one load: mean rows per model call, mean queue wait per request."""
+
+    rows_per_call: float
+    queue_wait_ms: float
 
 
 @dataclass(frozen=True)
@@ -201,29 +217,104 @@ def ratio(ours: float, theirs: float) -> float:
     return ours / theirs if theirs and not math.isnan(theirs) else math.nan
 
 
-def report_table(ours: LoadSummary, theirs: LoadSummary) -> list[str]:
-    """The side-by-side lines of medians and ratios."""
-    rows = [
-        ("req/s", ours.requests_per_second, theirs.requests_per_second, "{:.1f}"),
-        ("p50 latency (ms)", ours.p50_ms, theirs.p50_ms, "{:.2f}"),
-        ("p99 latency (ms)", ours.p99_ms, theirs.p99_ms, "{:.2f}"),
-    ]
-    lines = [f"{'median over rounds':<20}{'ours':>12}{'mlflow':>12}{'ours/mlflow':>14}"]
-    for label, a, b, fmt in rows:
-        lines.append(f"{label:<20}{fmt.format(a):>12}{fmt.format(b):>12}{ratio(a, b):>14.2f}")
-    lines.append(f"{'errors (all rounds)':<20}{ours.errors:>12}{theirs.errors:>12}")
+def report_table(
+    results: Mapping[int, Mapping[str, LoadSummary]],
+    batching: Mapping[int, Mapping[str, BatchStats]],
+    reference: str,
+) -> list[str]:
+    """Per concurrency, one line per server: medians, errors, and the ratio to ``reference``.
+
+    ``reference`` is the server the others are compared with (``before`` when it ran, else
+    ``mlflow``); its own ratio column is blank.
+    """
+    header = (
+        f"{'conns':>5} {'server':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'x req/s':>9}{'x p99':>7}{'rows/call':>10}{'queue ms':>9}{'client cpu':>11}"
+    )
+    lines = [header]
+    for concurrency, by_server in results.items():
+        base = by_server.get(reference)
+        for name, summary in by_server.items():
+            rps_ratio = p99_ratio = ""
+            if base is not None and name != reference:
+                rps_ratio = f"{ratio(summary.requests_per_second, base.requests_per_second):.2f}"
+                p99_ratio = f"{ratio(summary.p99_ms, base.p99_ms):.2f}"
+            stats = batching.get(concurrency, {}).get(name)
+            rows = f"{stats.rows_per_call:.1f}" if stats else "-"
+            wait = f"{stats.queue_wait_ms:.2f}" if stats else "-"
+            lines.append(
+                f"{concurrency:>5} {name:<10}{summary.requests_per_second:>9.1f}"
+                f"{summary.p50_ms:>9.2f}{summary.p99_ms:>9.2f}{summary.errors:>8}"
+                f"{rps_ratio:>9}{p99_ratio:>7}{rows:>10}{wait:>9}"
+                f"{100 * summary.client_cpu_share:>10.0f}%"
+            )
     return lines
 
 
 def round_line(name: str, summary: LoadSummary, error_samples: Sequence[str]) -> str:
     """One round's figures for one server."""
     line = (
-        f"  {name:<7} {summary.requests_per_second:8.1f} req/s  p50 {summary.p50_ms:7.2f} ms  "
+        f"  {name:<10} {summary.requests_per_second:8.1f} req/s  p50 {summary.p50_ms:7.2f} ms  "
         f"p99 {summary.p99_ms:7.2f} ms  ok {summary.ok}  errors {summary.errors}"
     )
     if error_samples:
         line += "  first errors: " + " | ".join(error_samples)
     return line
+
+
+def metric_value(text: str, name: str) -> float | None:
+    """The value of an unlabelled sample ``name`` in Prometheus text, or None if absent."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def batch_counters(text: str) -> tuple[float, float, float, float] | None:
+    """Model calls, rows scored, requests queued and their total queue seconds, from /metrics.
+
+    None when the server exports no batching metrics (code from before micro-batching).
+    """
+    names = (
+        "serving_batch_rows_count",
+        "serving_batch_rows_sum",
+        "serving_batch_queue_wait_seconds_count",
+        "serving_batch_queue_wait_seconds_sum",
+    )
+    values = [metric_value(text, name) for name in names]
+    if any(v is None for v in values):
+        return None
+    calls, rows, requests, waited = (float(v or 0.0) for v in values)
+    return calls, rows, requests, waited
+
+
+def batch_stats(
+    before: tuple[float, float, float, float], after: tuple[float, float, float, float]
+) -> BatchStats:
+    """Mean rows per model call and mean queue wait per request between two scrapes."""
+    calls, rows, requests, waited = (b - a for a, b in zip(before, after, strict=True))
+    return BatchStats(
+        rows_per_call=rows / calls if calls else math.nan,
+        queue_wait_ms=1000 * waited / requests if requests else math.nan,
+    )
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:KEY=VALUE[,KEY=VALUE]`` as the variant's name and its ``serving`` settings.
+
+    Raises:
+        ValueError: The text is not of that shape.
+    """
+    name, _, pairs = text.partition(":")
+    settings = dict(pair.split("=", 1) for pair in pairs.split(",") if "=" in pair)
+    if not name or not settings or len(settings) != len(pairs.split(",")):
+        raise ValueError(f"variant {text!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+    return name, settings
+
+
+def settings_environment(settings: Mapping[str, str]) -> dict[str, str]:
+    """``serving`` settings as the environment variables the ``lifecycle`` command reads."""
+    return {f"LIFECYCLE_SERVING__{key.upper()}": value for key, value in settings.items()}
 
 
 # ----------------------------------------------------------------------------- adapters
@@ -321,7 +412,7 @@ def call_seconds(call: Callable[[], object], calls: int) -> list[float]:
     return times
 
 
-def measure_floor(model: Any, frame: pd.DataFrame) -> Floor:
+def measure_floor(model: Any, frame: pd.DataFrame, calls: int = FLOOR_CALLS) -> Floor:
     """Median in-process time of one single-row call of the loaded sklearn Pipeline.
 
     The three ways of calling it are timed in interleaved blocks, so that a burst of load on the
@@ -338,7 +429,7 @@ def measure_floor(model: Any, frame: pd.DataFrame) -> Floor:
         with threadpool_limits(limits=1, user_api="openmp"):
             return call_seconds(proba, block)
 
-    block = FLOOR_CALLS // FLOOR_BLOCKS
+    block = max(calls // FLOOR_BLOCKS, 1)
     call_seconds(proba, FLOOR_WARMUP_CALLS)
     call_seconds(predict, FLOOR_WARMUP_CALLS)
     one: list[float] = []
@@ -353,6 +444,108 @@ def measure_floor(model: Any, frame: pd.DataFrame) -> Floor:
         proba_default_threads=statistics.median(default),
         predict_default_threads=statistics.median(labels),
     )
+
+
+def batch_rows(frame: pd.DataFrame, contract: DatasetContract) -> list[dict[str, Any]]:
+    """The batch's rows as the API hands them to the model: features, missing values as None."""
+    features = frame[list(contract.features)].astype(object)
+    return [
+        {str(k): (None if v != v else v) for k, v in row.items()}
+        for row in features.to_dict(orient="records")
+    ]
+
+
+def batch_call_seconds(
+    model: Any,
+    contract: DatasetContract,
+    rows: Sequence[Mapping[str, Any]],
+    sizes: Sequence[int] = CURVE_ROWS,
+    calls: int = CURVE_CALLS,
+) -> dict[int, float]:
+    """Median seconds of one model call (frame + ``predict_proba``) per batch size.
+
+    The curve behind ``max_batch_rows``: the fixed cost per call against the cost per row.
+    """
+    from serving.scoring import feature_frame, positive_probabilities
+
+    def one_call(chosen: Sequence[Mapping[str, Any]]) -> Callable[[], object]:
+        return lambda: positive_probabilities(model, feature_frame(chosen, contract))
+
+    curve: dict[int, float] = {}
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for size in sizes:
+            chosen = [rows[i % len(rows)] for i in range(size)]
+            curve[size] = statistics.median(call_seconds(one_call(chosen), calls))
+    return curve
+
+
+def stage_seconds(
+    model: Any, contract: DatasetContract, body: bytes, calls: int = STAGE_CALLS
+) -> dict[str, float]:
+    """Median in-process seconds of each stage of one request, with the server's own functions.
+
+    Stages: ``parse`` (JSON decode and the contract's pydantic body model), ``validate`` (row
+    values and the event-time window), ``frame`` (:func:`~serving.scoring.feature_frame`),
+    ``predict`` (``predict_proba``, one OpenMP thread), ``respond`` (the answers, validated by
+    the response model and JSON-encoded) and ``log`` (the prediction-log lines, encoded as the
+    writer does it, off the request path). Queueing is measured under load, from ``/metrics``.
+    """
+    from pydantic import TypeAdapter
+
+    from serving.app import TimeWindow, prediction_answers
+    from serving.config import ServingSettings
+    from serving.model_store import LoadedModel, utc_now
+    from serving.prediction_log import ScoredBatch, prediction_records
+    from serving.schemas import build_api_schemas, row_values
+    from serving.scoring import decisions, feature_frame, positive_probabilities
+
+    settings = ServingSettings()
+    schemas = build_api_schemas(contract, settings.max_batch)
+    body_model: TypeAdapter[Any] = TypeAdapter(schemas.predict_body)
+    answer_model: TypeAdapter[Any] = TypeAdapter(schemas.predict_response)
+    window = TimeWindow(settings.max_event_time_past, settings.max_event_time_future)
+    loaded = LoadedModel("m", "1", model, 0.5, None, {}, {}, utc_now())
+    now = utc_now()
+    state: dict[str, Any] = {}
+
+    def parse() -> None:
+        state["body"] = body_model.validate_python(json.loads(body))
+
+    def validate() -> None:
+        items = state["body"] if isinstance(state["body"], list) else [state["body"]]
+        state["rows"] = [row_values(item) for item in items]
+        window.check(state["rows"], contract.event_time_column, now, single=True)
+
+    def frame() -> None:
+        state["frame"] = feature_frame(state["rows"], contract)
+
+    def predict() -> None:
+        state["scores"] = positive_probabilities(model, state["frame"])
+
+    def respond() -> None:
+        scores = state["scores"].tolist()
+        flags = decisions(state["scores"], loaded.threshold).tolist()
+        answers = prediction_answers(contract, "r", state["rows"], scores, flags, loaded)
+        state["flags"] = flags
+        answer_model.dump_json(answer_model.validate_python(answers[0]))
+
+    def log() -> None:
+        batch = ScoredBatch(
+            "r", state["rows"], state["scores"].tolist(), state["flags"], "m", "1", 0.5, now
+        )
+        for record in prediction_records(batch, contract, now):
+            json.dumps(record, allow_nan=False, separators=(",", ":"))
+
+    stages = {"parse": parse, "validate": validate, "frame": frame, "predict": predict}
+    stages |= {"respond": respond, "log": log}
+    times: dict[str, list[float]] = {name: [] for name in stages}
+    with threadpool_limits(limits=1, user_api="openmp"):  # once: the server's thread keeps it
+        for _ in range(calls):
+            for name, stage in stages.items():
+                started = time.perf_counter()
+                stage()
+                times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -428,6 +621,7 @@ def running(spec: ServerSpec, log_dir: Path) -> Iterator[RunningServer]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=spec.cwd,
         )
     try:
         yield RunningServer(spec, process, f"http://127.0.0.1:{port}", log_path)
@@ -449,29 +643,36 @@ def post_json(url: str, body: bytes) -> Any:
     return response.json()
 
 
-def check_same_model(
-    ours: RunningServer,
-    theirs: RunningServer,
-    local_probability: float,
-    local_label: float,
-    score_name: str,
+def check_scores(
+    servers: Sequence[RunningServer], local_probability: float, local_label: float, score_name: str
 ) -> None:
-    """Score the benchmark row on both servers and compare with the in-process model.
+    """Score the benchmark row on every server and compare with the in-process model.
 
     Raises:
         BenchmarkError: A server disagrees with the in-process model.
     """
-    ours_probability = float(post_json(ours.predict_url, ours.spec.body)[score_name])
-    kind, value = mlflow_output(post_json(theirs.predict_url, theirs.spec.body))
     print(f"  in-process predict_proba: {local_probability!r}")
-    print(f"  ours  {score_name}:  {ours_probability!r}")
-    if abs(ours_probability - local_probability) > SAME_MODEL_TOLERANCE:
-        raise BenchmarkError("ours does not serve the champion: probabilities differ")
+    for server in servers:
+        if server.spec.name == MLFLOW:
+            check_mlflow(server, local_probability, local_label)
+            continue
+        probability = float(post_json(server.predict_url, server.spec.body)[score_name])
+        print(f"  {server.spec.name:<10} {score_name}: {probability!r}")
+        if abs(probability - local_probability) > SAME_MODEL_TOLERANCE:
+            raise BenchmarkError(f"{server.spec.name} does not serve the champion")
+
+
+def check_mlflow(server: RunningServer, local_probability: float, local_label: float) -> None:
+    """Compare ``mlflow models serve``'s answer with the in-process model.
+
+    Raises:
+        BenchmarkError: MLflow's probability or label differs.
+    """
+    kind, value = mlflow_output(post_json(server.predict_url, server.spec.body))
     if kind == "probability":
         print(f"  mlflow probability:       {value!r}")
-        print(f"  |ours - mlflow| = {abs(ours_probability - value):.3g}")
-        if abs(ours_probability - value) > SAME_MODEL_TOLERANCE:
-            raise BenchmarkError("the two servers return different probabilities")
+        if abs(value - local_probability) > SAME_MODEL_TOLERANCE:
+            raise BenchmarkError("mlflow returns a different probability")
         return
     print(f"  mlflow label:             {value!r} (in-process predict: {local_label!r})")
     if value != local_label:
@@ -484,9 +685,15 @@ def check_same_model(
 
 
 def measure(
-    server: RunningServer, concurrency: int, requests: int, max_seconds: float
+    server: RunningServer, concurrency: int, args: argparse.Namespace, requests: int
 ) -> tuple[LoadSummary, list[str]]:
-    """One load round against one server."""
+    """One load round against one server: ``args.seconds`` of wrk, or ``requests`` requests."""
+    max_seconds = args.max_seconds
+    if args.wrk is not None:
+        summary = run_wrk(
+            server.predict_url, server.spec.body, concurrency=concurrency, seconds=args.seconds
+        )
+        return summary, []
     result = run(
         server.predict_url,
         server.spec.body,
@@ -497,8 +704,104 @@ def measure(
     return summarize(result), list(result.error_samples)
 
 
+def scrape_batching(server: RunningServer) -> tuple[float, float, float, float] | None:
+    """The server's batching counters now (None for a server without them)."""
+    if server.spec.name == MLFLOW:
+        return None
+    try:
+        text = httpx.get(server.base_url + "/metrics", timeout=10.0).text
+    except httpx.HTTPError:
+        return None
+    return batch_counters(text)
+
+
+def load_rounds(
+    servers: Sequence[RunningServer], concurrency: int, args: argparse.Namespace
+) -> tuple[dict[str, LoadSummary], dict[str, BatchStats]]:
+    """``args.rounds`` rounds at one concurrency, the servers' order rotating each round.
+
+    Returns:
+        Per server, the median figures over rounds and the batching figures over all rounds.
+    """
+    results: dict[str, list[LoadSummary]] = {s.spec.name: [] for s in servers}
+    counters = {s.spec.name: scrape_batching(s) for s in servers}
+    for index in range(args.rounds):
+        print(f"concurrency {concurrency}, round {index + 1}")
+        shift = index % len(servers)
+        for server in [*servers[shift:], *servers[:shift]]:
+            summary, samples = measure(server, concurrency, args, args.requests)
+            results[server.spec.name].append(summary)
+            print(round_line(server.spec.name, summary, samples))
+    stats: dict[str, BatchStats] = {}
+    for server in servers:
+        start, end = counters[server.spec.name], scrape_batching(server)
+        if start is not None and end is not None:
+            stats[server.spec.name] = batch_stats(start, end)
+    return {name: median_summary(s) for name, s in results.items()}, stats
+
+
+def server_specs(
+    args: argparse.Namespace,
+    lifecycle: str,
+    mlflow_cli: str,
+    env: Mapping[str, str],
+    row: Mapping[str, Any],
+    contract: DatasetContract,
+    tracking_uri: str,
+) -> list[ServerSpec]:
+    """Ours, its setting variants, the code before (``--before``) and ``mlflow models serve``."""
+    serve = (lifecycle, "serve", "--host", "127.0.0.1", "--port", "{port}")
+    body = ours_body(row)
+
+    def ours_like(name: str, extra: Mapping[str, str], cwd: Path | None = None) -> ServerSpec:
+        return ServerSpec(name, serve, {**env, **extra}, "/ready", "/v1/predict", body, cwd)
+
+    specs = [ours_like(OURS, {})]
+    for text in args.variant:
+        name, settings = parse_variant(text)
+        specs.append(ours_like(name, settings_environment(settings)))
+    if args.before is not None:
+        tree = args.before.resolve()
+        python = str(Path(sys.executable))
+        command = (python, "-c", CLI_MAIN, *serve[1:])
+        before_env = {**env, "PYTHONPATH": str(tree)}
+        specs.append(ServerSpec(BEFORE, command, before_env, "/ready", "/v1/predict", body, tree))
+    if not args.no_mlflow:
+        uri = model_uri_of(contract)
+        registry = {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri}
+        specs.append(
+            ServerSpec(
+                name=MLFLOW,
+                command=(mlflow_cli, "models", "serve", "-m", uri, *MLFLOW_SERVE_FLAGS),
+                env={**env, **registry},
+                ready_path="/ping",
+                predict_path="/invocations",
+                body=mlflow_body(row, contract),
+            )
+        )
+    return specs
+
+
+def model_uri_of(contract: DatasetContract) -> str:
+    """The champion's registry URI."""
+    return f"models:/{contract.model_name}@{ALIAS}"
+
+
+def print_stages(stages: Mapping[str, float], p50_one_connection: float | None) -> None:
+    """The in-process stage medians, and what the 1-connection p50 leaves for HTTP and queueing."""
+    total = sum(stages.values())
+    shown = "  ".join(f"{name} {1000 * seconds:.3f}" for name, seconds in stages.items())
+    print(f"stages of one request, in process, median ms: {shown}  (sum {1000 * total:.3f})")
+    if p50_one_connection is not None:
+        print(
+            f"  ours p50 at 1 connection {p50_one_connection:.2f} ms: "
+            f"{p50_one_connection - 1000 * total:.2f} ms beyond these stages (HTTP parsing and "
+            "writing, middleware, the model-thread hand-off, the client)"
+        )
+
+
 def benchmark(home: Path, args: argparse.Namespace) -> None:
-    """Set the home up, start both servers and print every figure."""
+    """Set the home up, start every server and print every figure."""
     # model_construct reads no environment: the defaults the child processes see.
     settings = Settings.model_construct(home=home.resolve())
     bin_dir = Path(sys.executable).parent
@@ -508,7 +811,7 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
     tracking_uri = settings.resolved_tracking_uri
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     contract = load_contract(settings.contract)
-    model_uri = f"models:/{contract.model_name}@{ALIAS}"
+    model_uri = model_uri_of(contract)
 
     print(f"setup in {settings.home}")
     version = prepare_home(lifecycle, env, client, contract.model_name)
@@ -523,63 +826,54 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
     local_label = float(model.predict(frame)[0])
 
     print(f"\nmodel {model_uri} = version {version}; transaction {row[contract.id_column]}")
-    floor = measure_floor(model, frame)
+    floor = measure_floor(model, frame, args.floor_calls)
     print(
-        f"in-process, one row, median of {FLOOR_CALLS} calls each ({FLOOR_BLOCKS} interleaved "
+        f"in-process, one row, median of {args.floor_calls} calls each ({FLOOR_BLOCKS} interleaved "
         f"blocks) after {FLOOR_WARMUP_CALLS} warm-up:"
         f"\n  predict_proba {1000 * floor.proba_one_thread:.3f} ms with 1 OpenMP thread (as ours "
         f"calls it), {1000 * floor.proba_default_threads:.3f} ms with default threads"
         f"\n  predict       {1000 * floor.predict_default_threads:.3f} ms with default threads"
     )
+    stages = stage_seconds(model, contract, ours_body(row))
+    batch = latest_batch(settings.paths.validated)
+    curve = batch_call_seconds(model, contract, batch_rows(batch, contract))
+    shown = "  ".join(f"{n} rows {1000 * t:.2f}" for n, t in curve.items())
+    print(f"in-process frame + predict_proba (1 OpenMP thread), median ms: {shown}")
     print(f"machine: {os.cpu_count()} cores, load average {_load()} (before the servers start)")
 
-    ours_spec = ServerSpec(
-        name="ours",
-        command=(lifecycle, "serve", "--host", "127.0.0.1", "--port", "{port}"),
-        env=env,
-        ready_path="/ready",
-        predict_path="/v1/predict",
-        body=ours_body(row),
-    )
-    mlflow_spec = ServerSpec(
-        name="mlflow",
-        command=(mlflow_cli, "models", "serve", "-m", model_uri, *MLFLOW_SERVE_FLAGS),
-        env={**env, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri},
-        ready_path="/ping",
-        predict_path="/invocations",
-        body=mlflow_body(row, contract),
-    )
+    specs = server_specs(args, lifecycle, mlflow_cli, env, row, contract, tracking_uri)
     log_dir = settings.home / "benchmark"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with running(ours_spec, log_dir) as ours, running(mlflow_spec, log_dir) as theirs:
-        for server in (ours, theirs):
+    results: dict[int, dict[str, LoadSummary]] = {}
+    batching: dict[int, dict[str, BatchStats]] = {}
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(running(spec, log_dir)) for spec in specs]
+        for server in servers:
             seconds = wait_ready(server)
             print(f"{server.spec.name} ready at {server.base_url} after {seconds:.1f} s")
         print("same model?")
-        check_same_model(ours, theirs, local_probability, local_label, contract.score_name)
-
+        check_scores(servers, local_probability, local_label, contract.score_name)
         print(f"warm-up: {args.warmup} requests each")
-        for server in (ours, theirs):
-            measure(server, args.concurrency, args.warmup, args.max_seconds)
-
-        print(
-            f"load: closed loop, concurrency {args.concurrency}, {args.requests} requests per "
-            f"round (at most {args.max_seconds:g} s), {args.rounds} rounds, order alternating"
+        for server in servers:
+            measure(server, max(args.concurrency), args, args.warmup)
+        amount = (
+            f"wrk ({args.wrk}), {args.seconds:g} s"
+            if args.wrk
+            else f"Python client, {args.requests} requests (at most {args.max_seconds:g} s)"
         )
-        results: dict[str, list[LoadSummary]] = {"ours": [], "mlflow": []}
-        for index in range(args.rounds):
-            print(f"round {index + 1}")
-            order = (ours, theirs) if index % 2 == 0 else (theirs, ours)
-            for server in order:
-                summary, samples = measure(
-                    server, args.concurrency, args.requests, args.max_seconds
-                )
-                results[server.spec.name].append(summary)
-                print(round_line(server.spec.name, summary, samples))
+        print(
+            f"load: closed loop, {amount} per round, {args.rounds} rounds per concurrency, "
+            "order rotating"
+        )
+        for concurrency in args.concurrency:
+            results[concurrency], batching[concurrency] = load_rounds(servers, concurrency, args)
 
-    print()
-    for line in report_table(median_summary(results["ours"]), median_summary(results["mlflow"])):
+    reference = BEFORE if args.before is not None else MLFLOW
+    print(f"\nmedians over rounds; x = ratio to {reference}; client cpu = the load generator's")
+    for line in report_table(results, batching, reference):
         print(line)
+    one = results.get(1, {}).get(OURS)
+    print_stages(stages, one.p50_ms if one else None)
     print(
         f"floor, in-process, one row: {1000 * floor.proba_one_thread:.3f} ms (predict_proba, "
         f"1 OpenMP thread)"
@@ -599,15 +893,59 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; exits with a usage message when a value is out of range."""
     parser = argparse.ArgumentParser(
-        description="Benchmark `lifecycle serve` against `mlflow models serve` on one model."
+        description=(
+            "Benchmark `lifecycle serve` against `mlflow models serve` (and, with --before, "
+            "against the serving code of another source tree) on one model, at each concurrency."
+        )
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight.")
-    parser.add_argument("--requests", type=int, default=2000, help="Requests per round.")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[1, 8, 64],
+        help="Requests in flight; one set of rounds per value.",
+    )
+    parser.add_argument(
+        "--load-generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="wrk (C, a few %% of a core) or the Python client; auto = wrk when installed.",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="Duration of one wrk round (wrk only)."
+    )
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="Requests per round (Python client only)."
+    )
     parser.add_argument("--rounds", type=int, default=3, help="Rounds per server.")
     parser.add_argument("--warmup", type=int, default=200, help="Untimed requests per server.")
     parser.add_argument(
         "--max-seconds", type=float, default=120.0, help="Time budget of one round per server."
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help=(
+            "Source tree of the code to compare with, served as 'before' (e.g. made by "
+            "`git archive HEAD | tar -x -C DIR`); ratios are then to it."
+        ),
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="Also serve ours with these `serving` settings, e.g. wait2:max_wait_ms=2.",
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="Leave `mlflow models serve` out.")
+    parser.add_argument(
+        "--floor-calls",
+        type=int,
+        default=FLOOR_CALLS,
+        help="In-process calls per way of calling the model, for the single-row floor.",
     )
     parser.add_argument(
         "--home",
@@ -616,11 +954,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="Scratch home folder (kept); default: a temporary folder, removed at the end.",
     )
     args = parser.parse_args(argv)
-    for name in ("concurrency", "requests", "rounds", "warmup"):
+    for name in ("requests", "rounds", "warmup", "floor_calls"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
+    if min(args.concurrency) < 1:
+        parser.error("--concurrency must be >= 1")
     if not args.max_seconds > 0:
         parser.error("--max-seconds must be > 0")
+    if not args.seconds >= 1:
+        parser.error("--seconds must be >= 1")
+    args.wrk = None if args.load_generator == "python" else shutil.which("wrk")
+    if args.load_generator == "wrk" and args.wrk is None:
+        parser.error("--load-generator wrk: wrk is not installed (apt-get install wrk)")
+    for text in args.variant:
+        try:
+            parse_variant(text)
+        except ValueError as exc:
+            parser.error(str(exc))
     return args
 
 

@@ -8,7 +8,8 @@ then polls the alias every ``poll_seconds`` and hot-swaps new versions (see
 Routes:
 
 - ``POST /v1/predict``: score ONE row object, or a JSON array of 1..``max_batch`` of them;
-  answers one prediction object, or an array in request order. The fields of a row and of a
+  answers one prediction object, or an array in request order. The rows of concurrent requests
+  are scored together in one model call (see :mod:`serving.batcher`). The fields of a row and of a
   prediction are the contract's (see :mod:`serving.schemas`): the id under the contract's id
   column, the score under its ``score_name``.
 - ``POST /v1/labels``: append labels that became known after scoring to the label log.
@@ -20,7 +21,8 @@ Every response carries ``X-Request-ID``; every error is JSON shaped as
 :class:`~serving.schemas.ErrorBody`. Client mistakes are 4xx, never 5xx: 422 for an invalid or
 unparseable body (naming each bad field, or the JSON decoder's reason), 413 for a body larger
 than ``max_body_bytes``, 415 for a body not sent as ``application/json``; 503 means no model is
-loaded yet. Event times (and label times) must lie within ``max_event_time_past`` before and
+loaded yet, or ``max_queue_rows`` rows are already waiting for the model (with ``Retry-After``).
+Event times (and label times) must lie within ``max_event_time_past`` before and
 ``max_event_time_future`` after the app's clock.
 """
 
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, cast
 
 import anyio.to_thread
+import numpy as np
 from fastapi import Body, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -64,6 +67,7 @@ from features.vocabulary import (
     warnings_from_tag,
 )
 from serving.auth import api_key_guard
+from serving.batcher import BatcherClosedError, MicroBatcher, QueueFullError, Rows
 from serving.config import ServingConfig, ServingSettings
 from serving.metrics import CONTENT_TYPE, ServingMetrics
 from serving.mlflow_source import MlflowModelSource
@@ -155,6 +159,22 @@ class Services:
     label_log: LabelLog
     scored_ids: RecentIds
     model_calls: SingleThreadedModelCalls = field(default_factory=SingleThreadedModelCalls)
+    batcher: MicroBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = MicroBatcher(
+            self.config.settings, self.score_rows, self.serving_model, self.metrics
+        )
+
+    def serving_model(self) -> LoadedModel:
+        """The version serving now (see :func:`require_model`)."""
+        return require_model(self)
+
+    def score_rows(self, loaded: LoadedModel, rows: Rows) -> np.ndarray[Any, Any]:
+        """Positive-class scores of validated rows with ``loaded``, OpenMP on one thread."""
+        frame = feature_frame(rows, self.config.contract)
+        with self.model_calls.limit():
+            return positive_probabilities(loaded.model, frame)
 
     def refresh(self) -> RefreshOutcome:
         """One hot-swap check (blocking: call it from a worker thread), recorded in metrics."""
@@ -405,8 +425,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(ServiceUnavailableError)
-    async def unavailable(request: Request, exc: ServiceUnavailableError) -> JSONResponse:
+    @app.exception_handler(BatcherClosedError)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         return _error(request, 503, ErrorBody(detail=str(exc)), headers={"Retry-After": "5"})
+
+    @app.exception_handler(QueueFullError)
+    async def at_capacity(request: Request, exc: QueueFullError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return _error(request, 503, ErrorBody(detail=str(exc)), headers=headers)
 
 
 async def _poll_alias(services: Services, seconds: float) -> None:
@@ -629,7 +655,9 @@ def api_description(contract: DatasetContract, settings: ServingSettings) -> str
             "(Prometheus).",
             "Errors are JSON with a reason: 422 for an invalid body (each bad field named), "
             f"413 above {settings.max_body_bytes:,} bytes, 415 unless sent as "
-            "`application/json`, 503 while no model is loaded. Event and label times must lie "
+            "`application/json`, 503 while no model is loaded or while "
+            f"{settings.max_queue_rows:,} rows already wait for the model (with `Retry-After`). "
+            "Event and label times must lie "
             f"within {days[0]} days before and {days[1]} days after the server's clock.",
             key,
         )
@@ -676,7 +704,9 @@ def create_app(
             scored_ids=RecentIds(settings.remembered_scored_ids),
         )
         metrics.bind_log_pending(lambda: writer.pending)
+        metrics.bind_queue_rows(lambda: services.batcher.queued_rows)
         writer.start()
+        services.batcher.start()
         app.state.services = services
         outcome = await anyio.to_thread.run_sync(services.refresh)
         logger.info("startup model check: %s (version %s)", outcome.result, outcome.version)
@@ -687,6 +717,7 @@ def create_app(
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            await services.batcher.close()
             await anyio.to_thread.run_sync(writer.close)
 
     app = FastAPI(
@@ -717,6 +748,15 @@ def create_app(
         else {}
     )
     error_503: Responses = {503: {"model": ErrorBody, "description": "No model loaded yet"}}
+    predict_503: Responses = {
+        503: {
+            "model": ErrorBody,
+            "description": (
+                "No model loaded yet, or max_queue_rows rows already wait for the model: retry "
+                "after the Retry-After header's seconds"
+            ),
+        }
+    }
     body_errors: Responses = {
         422: {
             "model": ErrorBody,
@@ -747,18 +787,20 @@ def create_app(
     @app.post(
         "/v1/predict",
         response_model=schemas.predict_response,
-        responses={**error_401, **body_errors, **error_503},
+        responses={**error_401, **body_errors, **predict_503},
         dependencies=[guard],
         tags=["scoring"],
         description=(
             "Score one row (object in, object out) or a batch (array in, array out). "
             f"`{score}` is the probability that `{contract.label_column}` is "
             f"{contract.positive!r}; `decision` is 1 when `{score} >= threshold`, else 0. "
-            "Every scored row is appended to the prediction log. "
+            "Every scored row is appended to the prediction log. Concurrent requests are "
+            "scored together in one model call; each answer is the same as scoring its rows "
+            "alone. "
             f"`{contract.event_time_column}` must lie {window_text}"
         ),
     )
-    def predict(
+    async def predict(
         body: Annotated[
             predict_body,
             Body(
@@ -774,17 +816,20 @@ def create_app(
         services: ServicesDep,
         request_id: RequestIdDep,
     ) -> Any:
-        """Score rows with the model version serving now, log them, answer in request order."""
-        loaded = require_model(services)
+        """Validate, queue for the batcher, log, answer in request order with the batch's version.
+
+        Validation (schema, time window) is per request and before the queue, so a bad row is
+        refused alone and never reaches its would-be batch-mates.
+        """
+        require_model(services)  # 503 at once, not after queueing, while no model is loaded
         items = body if isinstance(body, list) else [body]
         rows = [row_values(item) for item in items]
         received_at = clock()
         window.check(rows, contract.event_time_column, received_at, not isinstance(body, list))
-        frame = feature_frame(rows, contract)
-        with services.model_calls.limit():
-            scores = positive_probabilities(loaded.model, frame)
-        flags = decisions(scores, loaded.threshold)
-        score_list = scores.tolist()
+        scored = await services.batcher.score(rows)
+        loaded = scored.loaded
+        flags = decisions(scored.scores, loaded.threshold)
+        score_list = scored.scores.tolist()
         flag_list = flags.tolist()
         services.scored_ids.add(row[contract.id_column] for row in rows)
         services.prediction_log.submit(

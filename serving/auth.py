@@ -10,7 +10,7 @@ set it); without one, the spec declares no scheme, as the server asks for none.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import HTTPException, Security, status
@@ -30,22 +30,24 @@ def keys_match(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def api_key_guard(expected: str | None) -> Callable[..., None]:
+def api_key_guard(expected: str | None) -> Callable[..., Awaitable[None]]:
     """A dependency that enforces ``expected`` (or nothing, when it is None).
 
     Without a key the dependency takes no parameter, so the OpenAPI spec declares no scheme.
+    Both variants are coroutines: they never block, and FastAPI would run a plain function in
+    its thread pool, one thread hand-off per request for nothing.
 
     Raises (from the dependency):
         HTTPException: 401 when the header is missing or wrong.
     """
     if expected is None:
 
-        def open_access() -> None:
+        async def open_access() -> None:
             return None
 
         return open_access
 
-    def require_api_key(
+    async def require_api_key(
         given: Annotated[str | None, Security(api_key_scheme)] = None,
     ) -> None:
         if given is None:

@@ -15,7 +15,11 @@ Series (all prefixed ``serving_``):
 - ``model_info{model_name,model_version}`` = 1 for the version serving; ``model_loaded`` 0/1;
 - ``model_swaps_total{result}``: swap attempts by result (``swapped``, ``rejected``);
 - ``alias_lookup_failures_total``; ``prediction_log_errors_total`` (lines not written);
-  ``prediction_log_pending_batches``.
+  ``prediction_log_pending_batches``;
+- micro-batching (see :mod:`serving.batcher`): ``batch_rows`` (rows per model call),
+  ``batch_queue_wait_seconds`` (per request, from queued to its batch's call start),
+  ``batch_queue_rows`` (rows waiting now) and ``batch_queue_full_total`` (requests refused with
+  503 by back-pressure).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from prometheus_client import (
 from serving.model_store import LoadedModel, RefreshOutcome, RefreshResult
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+QUEUE_WAIT_BUCKETS = (0.0005, *LATENCY_BUCKETS)
+BATCH_ROWS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -99,6 +105,28 @@ class ServingMetrics:
             "Scored batches queued for the prediction log and not yet written.",
             registry=r,
         )
+        self.batch_rows = Histogram(
+            "serving_batch_rows",
+            "Rows scored per model call (the rows of all the requests batched together).",
+            buckets=BATCH_ROWS_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "serving_batch_queue_wait_seconds",
+            "Per request: time from joining the queue to the start of its batch's model call.",
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=r,
+        )
+        self.queue_rows = Gauge(
+            "serving_batch_queue_rows",
+            "Rows waiting for the model now (not counting the batch being scored).",
+            registry=r,
+        )
+        self.queue_full = Counter(
+            "serving_batch_queue_full",
+            "Requests refused with 503 because max_queue_rows rows were already waiting.",
+            registry=r,
+        )
         for decision in ("0", "1"):
             self.predictions.labels(decision=decision)
         for result in (RefreshResult.SWAPPED, RefreshResult.REJECTED):
@@ -131,6 +159,16 @@ class ServingMetrics:
             self.model_info.clear()
             self.model_info.labels(current.name, current.version).set(1)
         self.model_loaded.set(1 if current is not None else 0)
+
+    def observe_batch(self, rows: int, queue_waits: Sequence[float]) -> None:
+        """Record one model call's rows and how long each of its requests waited in the queue."""
+        self.batch_rows.observe(rows)
+        for seconds in queue_waits:
+            self.queue_wait.observe(seconds)
+
+    def bind_queue_rows(self, queued: Callable[[], int]) -> None:
+        """Report the batcher's queued rows at each scrape."""
+        self.queue_rows.set_function(lambda: float(queued()))
 
     def bind_log_pending(self, pending: Callable[[], int]) -> None:
         """Report the prediction log's queue depth at each scrape."""

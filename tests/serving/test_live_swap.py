@@ -26,17 +26,22 @@ def test_in_flight_request_finishes_on_the_old_model(
     config = make_config(tmp_path, contract, "unused://", fake_source.model_name)
     with (
         TestClient(create_app(config, source=fake_source)) as client,
-        ThreadPoolExecutor(1) as pool,
+        ThreadPoolExecutor(2) as pool,
     ):
+        services = client.app.state.services  # type: ignore[attr-defined]
         gated.armed = True  # from now on, version 1 blocks inside predict_proba
         slow = pool.submit(client.post, "/v1/predict", json=valid_item(contract, "slow"))
         assert gated.entered.wait(10), "the slow request is scoring on version 1"
         fake_source.alias = "2"
-        client.app.state.services.refresh()  # type: ignore[attr-defined]
-        fast = client.post("/v1/predict", json=valid_item(contract, "fast")).json()
+        services.refresh()
+        queued = pool.submit(client.post, "/v1/predict", json=valid_item(contract, "fast"))
+        deadline = time.monotonic() + 10
+        while services.batcher.queued_rows == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)  # the fast request waits behind the model call in flight
         gated.release.set()
         finished = slow.result(timeout=10).json()
-    assert fast["model_version"] == "2", "a request started after the swap uses version 2"
+        fast = queued.result(timeout=10).json()
+    assert fast["model_version"] == "2", "a request queued after the swap uses version 2"
     assert fast[contract.score_name] == pytest.approx(0.99), "scored by version 2"
     assert finished["model_version"] == "1", "the in-flight request completed on version 1"
     assert finished["threshold"] == 0.3, "with version 1's threshold"
