@@ -108,7 +108,13 @@ class RetrainPolicy(BaseModel):
         default=2, ge=1, description="Consecutive drifted windows that signal drift (k)."
     )
     performance_drop_to_retrain: float = Field(
-        default=0.10, gt=0, description="PR-AUC drop (reference - window) that triggers one."
+        default=0.05,
+        gt=0,
+        description=(
+            "PR-AUC drop (reference - window) that triggers one. The reference is by default "
+            "the low end of the holdout interval, itself ~0.1 below the holdout figure on a "
+            "few days' holdout, so 0.05 from it is ~0.15 from the figure."
+        ),
     )
     cooldown_windows: int = Field(
         default=5,
@@ -179,6 +185,7 @@ class RetrainPolicy(BaseModel):
                 "performance_source": "window",
                 "performance_reference": "estimate",
                 "followup_after_windows": None,
+                "performance_drop_to_retrain": 0.10,
                 **overrides,
             }
         )

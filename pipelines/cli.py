@@ -50,6 +50,13 @@ contract_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(contract_app)
+exercise_app = typer.Typer(
+    name="exercise",
+    help="Take-home exercises: list them, cut a starter repository, grade a candidate's work.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(exercise_app)
 # Wide enough for the demo's timeline when the output is a file or a CI log, not a terminal.
 console = Console(width=None if sys.stdout.isatty() else 150)
 # Errors never wrap: a log line or a test reads one message per line.
@@ -822,6 +829,105 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> Table:
             shown = str(value)
         table.add_row(key, shown)
     return table
+
+
+@contextmanager
+def exercise_errors() -> Iterator[None]:
+    """Turn the kit's user mistakes (and a copy without the kit) into one error line."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("pipelines.exercises"):
+            raise
+        fail("this copy of the project has no exercise kit (pipelines/exercises)")
+    except ValueError as exc:
+        from pipelines.exercises.model import ExerciseError
+
+        if not isinstance(exc, ExerciseError):
+            raise
+        fail(str(exc))
+
+
+@exercise_app.command("list")
+def exercise_list() -> None:
+    """List the exercises with their one-line brief and time box."""
+    with exercise_errors():
+        from pipelines.exercises.catalog import EXERCISES
+
+        table = Table(title="take-home exercises")
+        for column in ("name", "time box", "points", "brief"):
+            table.add_column(column)
+        for exercise in EXERCISES.values():
+            table.add_row(
+                exercise.name, exercise.time_box, str(exercise.max_points), exercise.summary
+            )
+        console.print(table)
+
+
+@exercise_app.command("new")
+def exercise_new(
+    name: Annotated[str, typer.Argument(help="Exercise name (see `lifecycle exercise list`).")],
+    folder: Annotated[Path, typer.Argument(help="New or empty folder for the starter repository.")],
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Picks the variant (e.g. which fault is hidden); default: a random one."
+        ),
+    ] = None,
+) -> None:
+    """Write a starter repository (git, first commit) with one part of this project removed.
+
+    Its README holds the brief, the time box and the rubric. Hand the folder to the candidate;
+    grade it afterwards with `lifecycle exercise grade FOLDER`. Give each candidate their own
+    seed, so that the exercises that hide a fault hide a different one.
+    """
+    import secrets
+
+    chosen = seed if seed is not None else secrets.randbelow(1_000_000)
+    with exercise_errors():
+        from pipelines.exercises.catalog import exercise_named
+        from pipelines.exercises.scaffold import create_exercise
+
+        exercise = exercise_named(name)
+        created = create_exercise(exercise, REPO_ROOT, folder.expanduser().resolve(), chosen)
+    console.print(
+        f"wrote the {exercise.name} exercise (seed {chosen}) to {escape(str(created))} "
+        f"({exercise.time_box}, {exercise.max_points} points): see its README.md",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@exercise_app.command("grade")
+def exercise_grade(
+    folder: Annotated[Path, typer.Argument(help="A repository made by `lifecycle exercise new`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Also print the grader tests' output.")
+    ] = False,
+) -> None:
+    """Run the hidden grader tests against the repository and print the score per rubric line."""
+    with exercise_errors():
+        from pipelines.exercises.grading import grade
+
+        report, output = grade(folder.expanduser())
+    if as_json:
+        typer.echo(report.to_json())
+        return
+    if verbose:
+        console.print(escape(output), highlight=False)
+    table = Table(title=f"{report.exercise}: {report.score:g} / {report.max_score}")
+    for column in ("line", "points", "tests passed", "failed tests"):
+        table.add_column(column)
+    for line in report.lines:
+        table.add_row(
+            escape(line.text),
+            f"{line.points:g} / {line.max_points}",
+            f"{line.passed} / {line.total}",
+            escape(", ".join(line.failed_tests) or "-"),
+        )
+    console.print(table)
+    console.print(f"score: {report.score:g} / {report.max_score}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

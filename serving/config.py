@@ -44,7 +44,7 @@ class ServingSettings(BaseModel):
         le=100_000,
         description=(
             "Most rows scored in one model call when concurrent requests are batched (whole "
-            "requests only: a larger request is scored alone). Measured on the card-fraud "
+            "requests only: a larger request is scored alone). Measured on the demo "
             "champion, one OpenMP thread: frame + predict_proba take 4.0 ms for 1 row, 4.7 for "
             "64, 6.8 for 256 and 9.6 for 512; at 256 rows the per-row cost reaches the fixed "
             "cost, so bigger batches add latency faster than they save calls."

@@ -177,4 +177,4 @@ def test_policy_holds_only_the_retraining_thresholds() -> None:
         defaults.drift_windows_to_retrain,
         defaults.performance_drop_to_retrain,
         defaults.cooldown_windows,
-    ) == (2, 0.10, 5), "the defaults of the retraining section"
+    ) == (2, 0.05, 5), "the defaults of the retraining section"
