@@ -473,6 +473,16 @@ def serve(
     home: HomeOption = None,
     contract: ContractOption = None,
     config: ConfigOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help=(
+                "Worker processes. Each loads, smoke-tests and polls the champion "
+                "itself; /metrics sums them all; they share the prediction log."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Serve `models:/NAME@champion` over HTTP with uvicorn (FastAPI app, OpenAPI at /docs).
 
@@ -480,23 +490,27 @@ def serve(
     takes delayed labels; GET /v1/model, /health, /ready and /metrics (Prometheus). The server
     polls the champion alias and hot-swaps to a new champion after a smoke test, without a
     restart. Set LIFECYCLE_SERVING__API_KEY to require an X-API-Key header on /v1/* and
-    /metrics.
+    /metrics. With --workers N, N processes share the port (each scores on one core at most).
     """
     import uvicorn
 
     settings = settings_for(home, contract, config)
     with user_errors():
-        from pipelines.serve import serving_config
+        from pipelines.serve import run_workers, serving_config
         from serving.app import create_app
 
         serving = serving_config(settings)
-        app_ = create_app(serving)
+        app_ = create_app(serving)  # with workers, a check only: each worker builds its own
     bind_host = host or settings.serving.host
     bind_port = port or settings.serving.port
+    shown = f" with {workers} workers" if workers > 1 else ""
     console.print(
-        f"serving {serving.contract.model_name}@champion on http://{bind_host}:{bind_port}"
+        f"serving {serving.contract.model_name}@champion on http://{bind_host}:{bind_port}{shown}"
     )
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+    if workers == 1:
+        uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+    else:
+        run_workers(settings, config, bind_host, bind_port, workers)
 
 
 @app.command()

@@ -1,10 +1,41 @@
-"""Wiring between the project's settings and the serving app (which never sees the settings)."""
+"""Wiring between the project's settings and the serving app (which never sees the settings).
+
+One worker (the default) serves an app built here in the CLI's process. Several workers
+(``lifecycle serve --workers N``, :func:`run_workers`) are processes that uvicorn spawns, each
+building its own app with :func:`worker_app` from the settings the CLI resolved (handed over in
+the environment): each worker loads, smoke-tests and polls the champion itself, batches its own
+requests and appends to the shared prediction log (see
+:func:`serving.prediction_log.append_lines`). ``/metrics`` covers every worker through
+prometheus-client's multiprocess mode, in a fresh folder per start:
+``<home>/serving/metrics-<pid>`` (see :func:`multiprocess_metrics`).
+
+What stays per worker: the ids a worker remembers having scored (``matched`` in the answer to
+``POST /v1/labels`` counts only the ids scored by the worker that took the labels) and each
+worker's moment of swapping to a new champion (each polls on its own clock, so for up to
+``poll_seconds`` two workers may answer with different versions; each answer names its version).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from features.contract import DatasetContract, load_contract
-from pipelines.settings import Settings
+from pipelines.settings import Settings, load_settings
 from serving.config import ServingConfig
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# Not LIFECYCLE_*: the settings refuse unknown variables of their own prefix.
+WORKER_SETTINGS_VARIABLE = "_LIFECYCLE_SERVE_WORKER_SETTINGS"
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client at import
+WORKER_APP = "pipelines.serve:worker_app"
 
 
 def serving_config(
@@ -27,3 +58,94 @@ def serving_config(
         labels_dir=settings.paths.labels,
         settings=section,
     )
+
+
+def worker_app() -> FastAPI:
+    """App factory of one worker process: settings as the CLI resolved them, then the app.
+
+    Raises:
+        RuntimeError: Called outside a server started by :func:`run_workers`.
+    """
+    from serving.app import create_app
+
+    given = os.environ.get(WORKER_SETTINGS_VARIABLE)
+    if given is None:
+        raise RuntimeError(f"{WORKER_APP} runs only in workers started by `lifecycle serve`")
+    flags = json.loads(given)
+    config = flags.pop("config")
+    settings = load_settings(config=Path(config) if config else None, **flags)
+    return create_app(serving_config(settings))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def multiprocess_metrics(home: Path) -> Iterator[Path]:
+    """A fresh, empty ``<home>/serving/metrics-<pid>`` as ``PROMETHEUS_MULTIPROC_DIR``.
+
+    Folders left by servers that died without cleaning up (their pid is gone) are removed
+    first; this one is removed, and the variable restored, on exit.
+    """
+    base = home / "serving"
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.glob("metrics-*"):
+        suffix = stale.name.removeprefix("metrics-")
+        if suffix.isdigit() and not _pid_alive(int(suffix)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = base / f"metrics-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    previous = os.environ.get(MULTIPROC_DIR_VARIABLE)
+    os.environ[MULTIPROC_DIR_VARIABLE] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_DIR_VARIABLE, None)
+        else:
+            os.environ[MULTIPROC_DIR_VARIABLE] = previous
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_workers(
+    settings: Settings,
+    config_file: Path | None,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+) -> None:
+    """Serve with ``workers`` uvicorn worker processes until interrupted (blocks).
+
+    Each worker rebuilds the same settings (home, contract, config file; the environment is
+    inherited) and its own app; the metrics folder is set before any worker starts, so each
+    imports prometheus-client in multiprocess mode.
+    """
+    import uvicorn
+
+    flags = {
+        "home": str(settings.home),
+        "contract": str(settings.contract),
+        "config": str(config_file.expanduser().resolve()) if config_file else None,
+    }
+    with multiprocess_metrics(settings.home):
+        os.environ[WORKER_SETTINGS_VARIABLE] = json.dumps(flags)
+        try:
+            uvicorn.run(
+                WORKER_APP,
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+            )
+        finally:
+            os.environ.pop(WORKER_SETTINGS_VARIABLE, None)

@@ -719,6 +719,7 @@ def create_app(
                 await poller
             await services.batcher.close()
             await anyio.to_thread.run_sync(writer.close)
+            metrics.close()
 
     app = FastAPI(
         title=f"{contract.name} scoring API",

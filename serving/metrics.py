@@ -20,10 +20,23 @@ Series (all prefixed ``serving_``):
   ``batch_queue_wait_seconds`` (per request, from queued to its batch's call start),
   ``batch_queue_rows`` (rows waiting now) and ``batch_queue_full_total`` (requests refused with
   503 by back-pressure).
+
+Several workers (``lifecycle serve --workers N``): when ``PROMETHEUS_MULTIPROC_DIR`` is set in
+the environment before :mod:`prometheus_client` is imported (the server sets it to a fresh empty
+folder per start, see :mod:`pipelines.serve`), every worker writes its values to files in that
+folder and ``/metrics``, whichever worker answers it, renders all of them through a
+:class:`~prometheus_client.multiprocess.MultiProcessCollector`: counters and histograms are
+summed over the workers (those of a worker that ended included); gauges combine as their
+``multiprocess_mode`` says, over live workers: ``model_info`` is 1 for a version that any worker
+serves (both, during a swap), ``model_loaded`` is 1 only when every worker has a model, the two
+queue depths are summed. The queue gauges are sampled when a batch starts and at each scrape (a
+callback gauge cannot cross processes). Without the variable (one worker), nothing changes: one
+registry per app, read directly.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 from prometheus_client import (
@@ -33,6 +46,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 from serving.model_store import LoadedModel, RefreshOutcome, RefreshResult
@@ -42,12 +56,21 @@ QUEUE_WAIT_BUCKETS = (0.0005, *LATENCY_BUCKETS)
 BATCH_ROWS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder of prometheus-client's multiprocess mode, or None in single-process mode."""
+    return os.environ.get(MULTIPROC_DIR_VARIABLE) or None
 
 
 class ServingMetrics:
     """The metrics of one app and the few operations that update them."""
 
     def __init__(self) -> None:
+        self.multiprocess = multiprocess_dir() is not None
+        self._bound: list[tuple[Gauge, Callable[[], int]]] = []
+        self._info_labels: tuple[str, str] | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -80,9 +103,13 @@ class ServingMetrics:
             "1 for the model version currently serving.",
             ["model_name", "model_version"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.model_loaded = Gauge(
-            "serving_model_loaded", "1 when a model is loaded (ready), else 0.", registry=r
+            "serving_model_loaded",
+            "1 when a model is loaded (ready), else 0.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self.swaps = Counter(
             "serving_model_swaps",
@@ -104,6 +131,7 @@ class ServingMetrics:
             "serving_prediction_log_pending_batches",
             "Scored batches queued for the prediction log and not yet written.",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.batch_rows = Histogram(
             "serving_batch_rows",
@@ -121,6 +149,7 @@ class ServingMetrics:
             "serving_batch_queue_rows",
             "Rows waiting for the model now (not counting the batch being scored).",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.queue_full = Counter(
             "serving_batch_queue_full",
@@ -156,8 +185,13 @@ class ServingMetrics:
         if outcome.result is RefreshResult.LOOKUP_FAILED:
             self.lookup_failures.inc()
         if outcome.result is RefreshResult.SWAPPED and current is not None:
-            self.model_info.clear()
-            self.model_info.labels(current.name, current.version).set(1)
+            previous, self._info_labels = self._info_labels, (current.name, current.version)
+            if previous is not None and previous != self._info_labels:
+                if self.multiprocess:  # a series cannot be removed across processes: zero it
+                    self.model_info.labels(*previous).set(0)
+                else:
+                    self.model_info.remove(*previous)
+            self.model_info.labels(*self._info_labels).set(1)
         self.model_loaded.set(1 if current is not None else 0)
 
     def observe_batch(self, rows: int, queue_waits: Sequence[float]) -> None:
@@ -165,15 +199,41 @@ class ServingMetrics:
         self.batch_rows.observe(rows)
         for seconds in queue_waits:
             self.queue_wait.observe(seconds)
+        if self.multiprocess:
+            self._sample_bound()
 
     def bind_queue_rows(self, queued: Callable[[], int]) -> None:
         """Report the batcher's queued rows at each scrape."""
-        self.queue_rows.set_function(lambda: float(queued()))
+        self._bind(self.queue_rows, queued)
 
     def bind_log_pending(self, pending: Callable[[], int]) -> None:
         """Report the prediction log's queue depth at each scrape."""
-        self.log_pending.set_function(lambda: float(pending()))
+        self._bind(self.log_pending, pending)
+
+    def _bind(self, gauge: Gauge, value: Callable[[], int]) -> None:
+        if self.multiprocess:  # other workers read the files: sample into them instead
+            self._bound.append((gauge, value))
+            gauge.set(float(value()))
+        else:
+            gauge.set_function(lambda: float(value()))
+
+    def _sample_bound(self) -> None:
+        for gauge, value in self._bound:
+            gauge.set(float(value()))
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of this registry."""
-        return bytes(generate_latest(self.registry))
+        """The Prometheus text exposition of this registry (of every worker's, in multiprocess)."""
+        if not self.multiprocess:
+            return bytes(generate_latest(self.registry))
+        self._sample_bound()
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(combined))
+
+    def close(self) -> None:
+        """At shutdown: drop this worker's live gauges from the multiprocess files (else no-op).
+
+        Its counters and histograms stay: what it counted still happened.
+        """
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -20,13 +20,17 @@ Predictions are written off the request path: the endpoint hands a :class:`Score
 :class:`PredictionLogWriter`, whose background thread turns it into lines and appends them.
 Closing the writer (server shutdown) drains the queue, so a clean shutdown loses nothing. Labels
 are rare and written synchronously (:class:`LabelLog`): when the API answers, they are on disk.
+Several server processes (``lifecycle serve --workers N``) append to the same files; each write
+holds an exclusive lock of the file, so lines are never interleaved (see :func:`append_lines`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
+import os
 import queue
 import threading
 from collections import defaultdict
@@ -171,13 +175,31 @@ def _dumps(record: Mapping[str, object]) -> str:
 
 
 def append_lines(path: Path, records: Sequence[Mapping[str, object]]) -> None:
-    """Append records as JSON lines to ``path`` (creating its folder), in one write."""
+    """Append records as JSON lines to ``path`` (creating its folder), safe with several writers.
+
+    ``lifecycle serve --workers N`` runs N processes that append to the same daily file (and
+    the same label log). Each call encodes all its lines first, then, on a descriptor opened
+    with ``O_APPEND`` and under an exclusive ``flock`` of the file, writes them with
+    ``os.write`` until every byte is out (a write may be partial, e.g. after a signal, so a
+    single write call alone would not be enough), and closes the descriptor, which releases the
+    lock. ``O_APPEND`` puts each write at the current end of the file, and the lock keeps
+    another writer's bytes out of the middle of a call's lines however large the call is: no
+    line is interleaved or overwritten, and none is lost. Writers share one file rather than
+    one file per worker, so the monitoring reader and every other consumer of
+    ``<day>.jsonl`` are unchanged. The lock is advisory: it binds writers that use this
+    function (all of the server's writers), not arbitrary programs.
+    """
     if not records:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(_dumps(r) + "\n" for r in records)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(text)
+    data = memoryview("".join(_dumps(r) + "\n" for r in records).encode("utf-8"))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 class _Stop:
