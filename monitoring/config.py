@@ -48,6 +48,18 @@ class MonitoringConfig(BaseModel):
             "grouped into windows of at least this many rows (the output says so)."
         ),
     )
+    drift_sample_rows: int | None = Field(
+        default=50_000,
+        ge=1,
+        description=(
+            "Rows of a seeded random sample of the window (and of the reference, when larger) "
+            "that drift statistics are computed on; None: every row. Data-quality counts and "
+            "performance always use every row. The summary's warnings state the sample."
+        ),
+    )
+    drift_sample_seed: int = Field(
+        default=0, ge=0, description="Seed of the drift sample (same window, same sample)."
+    )
     write_html: bool = Field(
         default=True, description="Write Evidently HTML reports (about 4 MB each) per window."
     )

@@ -365,6 +365,43 @@ def _drift_and_quality_report(
     )
 
 
+def drift_sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
+    """A seeded random sample of ``rows`` rows (in their order), or ``frame`` if not larger.
+
+    The same frame, size and seed give the same sample. Drift statistics are computed on it;
+    quality counts and performance always use every row.
+    """
+    if rows is None or len(frame) <= rows:
+        return frame
+    chosen = np.sort(np.random.default_rng(seed).choice(len(frame), size=rows, replace=False))
+    return frame.iloc[chosen].reset_index(drop=True)
+
+
+def exact_quality(
+    current: pd.DataFrame, reference: pd.DataFrame, contract: DatasetContract
+) -> DataQuality:
+    """The window's data quality counted with pandas on every row (Evidently's definitions).
+
+    Missing share per feature and score; out-of-range rows: present values outside a bounded
+    numeric feature's ``[min, max]``; unseen categories as :func:`unseen_categories`.
+    """
+    columns = [*contract.features, contract.score_name]
+    out_of_range = {}
+    for c in contract.numeric_features:
+        spec = contract.columns[c]
+        if spec.min is None or spec.max is None:
+            continue
+        values = current[c]
+        out_of_range[c] = int(values.count() - values.between(spec.min, spec.max).sum())
+    return DataQuality(
+        n_rows=len(current),
+        missing_share={c: float(current[c].isna().mean()) for c in columns},
+        reference_missing_share={c: float(reference[c].isna().mean()) for c in columns},
+        out_of_range_rows=out_of_range,
+        unseen_categories=unseen_categories(current, reference, contract),
+    )
+
+
 def _quality(
     snapshot: Mapping[str, Any],
     current: pd.DataFrame,
@@ -680,11 +717,15 @@ def evaluate_window(
     drift_columns = _measurable_features(current_frame, reference_frame, contract)
     definition = data_definition(contract)
     report = _drift_and_quality_report(contract, drift_columns, config.drift_share_threshold)
+    sample_rows, seed = config.drift_sample_rows, config.drift_sample_seed
+    current_drift = drift_sample(current_frame, sample_rows, seed)
+    reference_drift = drift_sample(reference_frame, sample_rows, seed + 1)
+    sampled = current_drift is not current_frame or reference_drift is not reference_frame
     # An emptied feature makes Evidently's column statistics divide 0 by 0; it is reported as such.
     with np.errstate(invalid="ignore", divide="ignore"), _evidently_run(charts):
         snapshot = report.run(
-            current_data=Dataset.from_pandas(current_frame, data_definition=definition),
-            reference_data=Dataset.from_pandas(reference_frame, data_definition=definition),
+            current_data=Dataset.from_pandas(current_drift, data_definition=definition),
+            reference_data=Dataset.from_pandas(reference_drift, data_definition=definition),
             timestamp=datetime.combine(start, time()),
             name=f"monitoring window {window_id}",
         )
@@ -715,6 +756,18 @@ def evaluate_window(
             f"{config.min_window_rows} (min_window_rows) drift tests need for some power: "
             "its drift verdict is weak evidence"
         )
+    if sampled:
+        warnings.append(
+            f"drift statistics computed on a seeded sample (drift_sample_rows={sample_rows}, "
+            f"seed {seed}): {len(current_drift)} of {len(current_frame)} window rows and "
+            f"{len(reference_drift)} of {len(reference_frame)} reference rows; data quality "
+            "and performance count every row"
+        )
+    quality = (
+        exact_quality(current_frame, reference_frame, contract)
+        if sampled
+        else _quality(metrics, current_frame, reference_frame, contract)
+    )
     summary = WindowSummary(
         window_id=window_id,
         window_start=start.isoformat(),
@@ -728,7 +781,7 @@ def evaluate_window(
         drift_share=drift_share,
         data_drift_detected=config.flags_drift(n_drifted, len(contract.features)),
         prediction_drift=_column_drift(metrics, contract.score_name),
-        quality=_quality(metrics, current_frame, reference_frame, contract),
+        quality=quality,
         n_labelled=performance.n_labelled,
         n_labelled_positives=performance.n_positives,
         min_labelled_positives=config.min_labelled_positives,
