@@ -54,6 +54,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 
 from features.contract import DatasetContract, format_duration
+from features.data_docs import offline_page
 from features.expectations import GUARD_META_KEY, build_suite
 
 #: Name of the validation result file in a quarantine folder.
@@ -1054,7 +1055,8 @@ class ValidationGate:
         else:
             destination = quarantine_dir / batch_id
             if checked.docs_page is not None:
-                docs = checked.docs_page.read_bytes()
+                page = checked.docs_page.read_text(encoding="utf-8")
+                docs = offline_page(page).encode()
                 docs_source = "great_expectations_data_docs"
             else:
                 note = (
