@@ -111,6 +111,7 @@ from monitoring.config import MonitoringConfig
 from monitoring.errors import EmptyWindowError
 from monitoring.policy import RetrainDecision, RetrainPolicy, decide_retraining
 from monitoring.summary import WindowSummary
+from pipelines.pending_labels import PendingLabels
 from pipelines.runtime import code_revision
 from pipelines.settings import load_settings
 from serving.prediction_log import ScoredBatch, append_lines, label_records, prediction_records
@@ -616,32 +617,6 @@ def new_model(
         target_fpr=sections.training.target_fpr,
     )
     return Model(version, candidate, interval_figures(interval))
-
-
-@dataclass
-class PendingLabels:
-    """Labels of scored rows, waiting for the time they become known (``[id, label, known]``)."""
-
-    frame: pd.DataFrame | None = None
-
-    def add(self, batch: pd.DataFrame, contract: DatasetContract) -> None:
-        """Hold the labels of a scored batch until they mature."""
-        new = pd.DataFrame(
-            {
-                contract.id_column: batch[contract.id_column].to_numpy(),
-                contract.label_column: batch[contract.label_column].to_numpy(),
-                contract.label_available_field: contract.label_known_at(batch).to_numpy(),
-            }
-        )
-        self.frame = new if self.frame is None else pd.concat([self.frame, new], ignore_index=True)
-
-    def pop_matured(self, now: dt.datetime, contract: DatasetContract) -> pd.DataFrame:
-        """Remove and return the labels known at ``now``."""
-        if self.frame is None:
-            return pd.DataFrame()
-        ready = self.frame[contract.label_available_field] <= pd.Timestamp(now)
-        matured, self.frame = self.frame[ready], self.frame[~ready].reset_index(drop=True)
-        return matured
 
 
 def _plain_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:

@@ -57,6 +57,7 @@ from pipelines.monitor import (
     monitor_day,
     window_days,
 )
+from pipelines.pending_labels import PendingLabels
 from pipelines.relocate import relocate_store
 from pipelines.replay_scenarios import ScenarioPlan, apply_scenario, plan_scenario
 from pipelines.serve import serving_config
@@ -170,37 +171,6 @@ class DemoSummary:
                 str(row.champion_version),
             )
         return table
-
-
-@dataclass
-class PendingLabels:
-    """Labels of scored rows, waiting for the time they become known.
-
-    Held as ``[id, label, <label-available field>]``: the same shape ``POST /v1/labels``
-    takes, with the time computed from the contract (its column, or event time + delay).
-    """
-
-    frame: pd.DataFrame | None = None
-
-    def add(self, batch: pd.DataFrame, contract: DatasetContract) -> None:
-        """Hold the labels of a scored batch until they mature."""
-        new = pd.DataFrame(
-            {
-                contract.id_column: batch[contract.id_column].to_numpy(),
-                contract.label_column: batch[contract.label_column].to_numpy(),
-                contract.label_available_field: contract.label_known_at(batch).to_numpy(),
-            }
-        )
-        new = new[new[contract.label_column].notna()]
-        self.frame = new if self.frame is None else pd.concat([self.frame, new], ignore_index=True)
-
-    def pop_matured(self, now: datetime, contract: DatasetContract) -> pd.DataFrame:
-        """Remove and return the labels known at ``now``."""
-        if self.frame is None:
-            return pd.DataFrame()
-        ready = self.frame[contract.label_available_field] <= pd.Timestamp(now)
-        matured, self.frame = self.frame[ready], self.frame[~ready].reset_index(drop=True)
-        return matured
 
 
 def bootstrap_days_for(days: int, label_delay_days: int = 0, holdout_days: int = 5) -> int:
