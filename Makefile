@@ -24,7 +24,7 @@ SEED ?= 42
 # The run home, as the CLI resolves it (LIFECYCLE_HOME, else .lifecycle).
 RUN_HOME := $(abspath $(or $(LIFECYCLE_HOME),.lifecycle))
 
-.PHONY: help setup demo test lint typecheck unit e2e bench bench-detection bench-monitoring soak fuzz serve mlflow-ui clean
+.PHONY: help setup demo test lint typecheck unit e2e bench bench-detection bench-monitoring stack-test soak fuzz serve mlflow-ui clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-11s\033[0m %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-detection: setup ## Detection, false alarms, recovery: 6 scenarios x 5 see
 
 bench-monitoring: setup ## One window of 1,000,000 logged predictions: <= 30 s, <= 2 GB peak RSS
 	$(BIN)/python -m benchmarks.monitoring
+
+stack-test: setup ## The team stack as local processes: PostgreSQL, MLflow + Prefect servers, worker, serve
+	$(BIN)/pytest -m stack tests/stack -q -s -p no:cacheprovider
 
 soak: setup ## 60 s of mixed load at concurrency 8: fails on any error or RSS growth > 10 %
 	$(BIN)/python -m benchmarks.soak

@@ -702,6 +702,44 @@ def report(
 
 
 @app.command()
+def deploy(
+    pool: Annotated[
+        str, typer.Option(help="Prefect work pool (type process); created when missing.")
+    ] = "lifecycle",
+    cron: Annotated[
+        str, typer.Option(help="When the daily flow runs, as a cron line in UTC.")
+    ] = "0 6 * * *",
+    schedule: Annotated[
+        bool, typer.Option("--schedule/--no-schedule", help="Schedule the daily flow.")
+    ] = True,
+    home: HomeOption = None,
+    contract: ContractOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Register the project's flows as deployments on the Prefect server at PREFECT_API_URL.
+
+    `daily` validates pending batches and monitors the last logged day (a retrain verdict runs
+    training and the gate); `retrain` trains and gates on demand. A worker runs them:
+    `prefect worker start --pool lifecycle`. Each run takes its settings from the worker's
+    environment (LIFECYCLE_HOME, LIFECYCLE_TRACKING_URI, ...), not from this command. Running
+    it again updates the deployments in place.
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        fail(
+            "deployments live on a Prefect server: set PREFECT_API_URL, e.g. "
+            "http://127.0.0.1:4200/api after `prefect server start` (see docs/deploy.md)"
+        )
+    settings_for(home, contract, config)
+    with user_errors():
+        from pipelines import deployments
+
+        ids = deployments.deploy(deployments.deployment_specs(cron if schedule else None), pool)
+    for name, deployment_id in ids.items():
+        console.print(f"deployment {name}/{name}: {deployment_id}", highlight=False)
+    console.print(f"run them with a worker: prefect worker start --pool {pool}", highlight=False)
+
+
+@app.command()
 def ingest(
     file: Annotated[
         Path,

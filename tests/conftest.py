@@ -32,3 +32,15 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), keep each module whole.
+
+    A module's tests go to one worker, so its module-scoped fixtures (a trained model, a served
+    app) are built once; modules that mark themselves ``xdist_group("default-demo")`` share one
+    worker and so one session demo. Without xdist the mark does nothing.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and item.module is not None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -21,7 +21,8 @@ from pipelines.audit import read_decisions
 from pipelines.settings import load_settings
 from tests.pipelines.conftest import DEMO_DAYS, DEMO_SEED
 
-pytestmark = pytest.mark.e2e
+# One worker builds the session demo for every module of this group (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-demo")]
 
 DAYS, SEED = DEMO_DAYS, DEMO_SEED
 

@@ -29,6 +29,9 @@ from pipelines.report import (
     render_report,
 )
 
+# One worker builds the session demo for every module of this group (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("default-demo")
+
 
 def row(day: int, when: str, **changes: Any) -> dict[str, Any]:
     base = {

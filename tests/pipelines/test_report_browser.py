@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# One worker builds the session demo for every module of this group (tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-demo")]
 
 CHROMIUM = os.environ.get("LIFECYCLE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 #: The network is closed: without these Chromium stalls on its first-run and update calls.

@@ -1,0 +1,169 @@
+"""The flows a Prefect worker runs for a team, and the deployments that schedule them.
+
+``lifecycle deploy`` registers these against a Prefect server (``PREFECT_API_URL``) in a
+``process`` work pool; ``prefect worker start --pool POOL`` then runs them. A deployed flow takes
+plain JSON parameters (a day, a flag) and builds the settings in the worker's process, from its
+environment (``LIFECYCLE_HOME``, ``LIFECYCLE_TRACKING_URI``, ``LIFECYCLE_CONTRACT``, a
+``LIFECYCLE_CONFIG`` file...): the worker's environment says which stores the flows use, so the
+same deployments serve a laptop and a team's servers.
+
+========  ==============================================  ==========================
+name      what one run does                               schedule
+========  ==============================================  ==========================
+daily     validate pending batches, then monitor the      every day (``--cron``)
+          last logged day; a retrain verdict runs train
+          and the promotion gate as subflows
+retrain   train a challenger, then the promotion gate     none: run by hand
+========  ==============================================  ==========================
+
+Deployments read the code from this checkout (``flow.from_source`` on its folder), so the worker
+must see the same folder: the same machine, or the same image in compose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+from prefect import Flow, flow
+from prefect.deployments.runner import RunnerDeployment
+
+from pipelines.settings import REPO_ROOT, Settings, load_settings
+
+DEFAULT_POOL = "lifecycle"
+DAILY_CRON = "0 6 * * *"
+
+
+def worker_settings() -> Settings:
+    """The settings of a deployed run: the worker's environment and config file, no flags."""
+    return load_settings()
+
+
+@flow(name="daily")
+def daily_flow(day: date | None = None, retrain: bool = True) -> dict[str, Any]:
+    """Validate what arrived, then monitor ``day`` (default: the last day with predictions).
+
+    Returns the outcome as plain values (what the Prefect UI shows as the run's result). A day
+    with no predictions logged yet is not a failure: the run says so and monitors nothing.
+    """
+    from pipelines.flows import validate_flow
+    from pipelines.monitor import grow_window, logged_rows_by_day, monitor_flow
+
+    settings = worker_settings()
+    outcomes = validate_flow(settings)
+    outcome: dict[str, Any] = {
+        "validated": [o.batch_id for o in outcomes if o.success],
+        "blocked": [o.batch_id for o in outcomes if not o.success],
+    }
+    rows_by_day = logged_rows_by_day(settings.paths.predictions)
+    today = datetime.now(UTC).date()
+    target = day or max((d for d in rows_by_day if d <= today), default=None)
+    if target is None or target not in rows_by_day:
+        outcome["monitor"] = f"no predictions logged for {target or 'any day'}"
+        return outcome
+    bounds, _ = grow_window(
+        rows_by_day,
+        target,
+        settings.monitoring.min_window_rows,
+        settings.monitoring.performance_days,
+    )
+    result = monitor_flow(settings, bounds, retrain=retrain)
+    outcome.update(
+        window=result.output.summary.window_id,
+        drift_share=result.output.summary.drift_share,
+        verdict=result.decision.verdict,
+        reason=result.decision.reason,
+    )
+    if result.retrained is not None:
+        outcome["trained_version"] = result.retrained.version
+    if result.promotion is not None:
+        outcome["promotion"] = f"{result.promotion.verdict}: {result.promotion.reason}"
+    return outcome
+
+
+@flow(name="retrain")
+def retrain_flow(cutoff: datetime | None = None) -> dict[str, Any]:
+    """Train a challenger on the labels known at ``cutoff`` (default: now), then gate it."""
+    from pipelines.flows import promote_flow, train_flow
+
+    settings = worker_settings()
+    trained = train_flow(settings, cutoff=cutoff)
+    decision = promote_flow(settings, trained.version)
+    return {
+        "trained_version": trained.version,
+        "promotion": f"{decision.verdict}: {decision.reason}",
+    }
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment: its flow's function name in this module, a schedule, a description."""
+
+    name: str
+    function: str
+    cron: str | None
+    description: str
+
+
+def deployment_specs(daily_cron: str | None = DAILY_CRON) -> list[DeploymentSpec]:
+    """The project's deployments; ``daily_cron`` None leaves the daily one unscheduled."""
+    return [
+        DeploymentSpec(
+            "daily",
+            "daily_flow",
+            daily_cron,
+            "Validate pending batches, monitor the last logged day, retrain when the policy says.",
+        ),
+        DeploymentSpec(
+            "retrain", "retrain_flow", None, "Train a challenger, then run the promotion gate."
+        ),
+    ]
+
+
+def ensure_process_pool(name: str) -> bool:
+    """Create the ``process`` work pool ``name`` unless it exists; True when it was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(
+                WorkPoolCreate(name=name, type="process", base_job_template=template)
+            )
+        except ObjectAlreadyExists:
+            return False
+    return True
+
+
+def deploy(specs: Sequence[DeploymentSpec], pool: str, source: Path = REPO_ROOT) -> dict[str, UUID]:
+    """Register each deployment in ``pool`` (created if missing); the ids by deployment name.
+
+    Re-running updates the deployments in place (Prefect keys them by flow and name).
+    """
+    ensure_process_pool(pool)
+    ids: dict[str, UUID] = {}
+    for spec in specs:
+        # Sync-compatible calls: awaitable only inside an event loop, which this is not.
+        # `to_deployment().apply()` rather than `deploy()`: Prefect 3.8.8's deploy() asks the
+        # server for the pool's workers with a body its own server refuses (HTTP 422).
+        loaded = cast(
+            "Flow[..., Any]",
+            flow.from_source(
+                source=str(source), entrypoint=f"pipelines/deployments.py:{spec.function}"
+            ),
+        )
+        deployment = cast(
+            "RunnerDeployment",
+            loaded.to_deployment(
+                name=spec.name, cron=spec.cron, description=spec.description, work_pool_name=pool
+            ),
+        )
+        ids[spec.name] = cast(UUID, deployment.apply(work_pool_name=pool))
+    return ids
