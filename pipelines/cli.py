@@ -474,15 +474,15 @@ def serve(
     contract: ContractOption = None,
     config: ConfigOption = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             help=(
-                "Worker processes. Each loads, smoke-tests and polls the champion "
-                "itself; /metrics sums them all; they share the prediction log."
+                "Worker processes (default: serving.workers, 1). Each loads, smoke-tests and "
+                "polls the champion itself; /metrics sums them all; they share the prediction log."
             ),
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Serve `models:/NAME@champion` over HTTP with uvicorn (FastAPI app, OpenAPI at /docs).
 
@@ -503,6 +503,7 @@ def serve(
         app_ = create_app(serving)  # with workers, a check only: each worker builds its own
     bind_host = host or settings.serving.host
     bind_port = port or settings.serving.port
+    workers = workers or settings.serving.workers
     shown = f" with {workers} workers" if workers > 1 else ""
     console.print(
         f"serving {serving.contract.model_name}@champion on http://{bind_host}:{bind_port}{shown}"

@@ -29,6 +29,16 @@ class ServingSettings(BaseModel):
     api_key: SecretStr | None = Field(
         default=None, description="If set, /v1/* and /metrics require it in X-API-Key."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Server processes sharing the port (`lifecycle serve --workers` overrides it). Each "
+            "loads, smoke-tests and polls the champion itself and scores on one core at most; "
+            "/metrics sums them all and they share the prediction log."
+        ),
+    )
     poll_seconds: float = Field(
         default=2.0,
         gt=0,
