@@ -3,8 +3,10 @@
 Labels arrive after the prediction (e.g. a chargeback, or a customer who has or has not left
 after a month), so performance is measured on the predictions whose label had matured by a
 given time. :func:`matured_performance_frame` does that join; :func:`read_prediction_log` and
-:func:`read_labels` read the JSON-lines logs the serving stage and the label feed write. Field
-names other than the contract's columns come from ``features.vocabulary``.
+:func:`read_labels` read the logs the serving stage and the label feed write, from either log
+store (:mod:`serving.log_store`: JSON-lines files, or PostgreSQL tables holding the same lines;
+both are parsed by the same code, so the frames are the same). Field names other than the
+contract's columns come from ``features.vocabulary``.
 
 A log being appended to can end in a half-written line, and a log written by a server that
 accepted anything may hold lines no reader can use (corrupt JSON, a time pandas cannot hold such
@@ -14,9 +16,10 @@ file and line numbers in :meth:`LogRead.warnings`: one bad line never stops a wi
 
 from __future__ import annotations
 
-import json
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,16 @@ import pyarrow as pa
 from pyarrow import json as pa_json
 
 from features.contract import DatasetContract
-from features.vocabulary import LABELS_FILE, LOGGED_AT, RECEIVED_AT
+from features.vocabulary import LOGGED_AT, RECEIVED_AT
 from monitoring.errors import LogFormatError, MonitoringInputError
+from serving.log_store import (
+    LogChunk,
+    LogStore,
+    json_lines_label_log,
+    json_lines_prediction_days,
+    json_lines_scored_ids,
+    parse_json_lines,
+)
 
 
 @dataclass(frozen=True)
@@ -66,37 +77,8 @@ class LogRead:
 
 
 def _read_json_lines(path: Path) -> tuple[list[dict[str, Any]], list[int], list[int]]:
-    """Parse every line: the records, their line numbers, and the numbers of unusable lines.
-
-    A line that is not a JSON object (a half-written last line, a corrupt one) is skipped.
-    """
-    numbered = [
-        (number, line)
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-        if line.strip()
-    ]
-    try:
-        # Fast path: one C-level parse of the whole file (logs grow by thousands of lines a
-        # day); any problem falls through to the line-by-line parse, which names the line.
-        parsed = json.loads("[" + ",".join(line for _, line in numbered) + "]")
-    except json.JSONDecodeError:
-        parsed = None
-    if parsed is not None and all(isinstance(record, dict) for record in parsed):
-        return parsed, [number for number, _ in numbered], []
-    records: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    bad: list[int] = []
-    for number, line in numbered:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            record = None
-        if isinstance(record, dict):
-            records.append(record)
-            numbers.append(number)
-        else:
-            bad.append(number)
-    return records, numbers, bad
+    """A file's records, their line numbers, and the numbers of unusable lines."""
+    return parse_json_lines(path.read_text(encoding="utf-8"))
 
 
 def _utc_naive(values: pd.Series, column: str, source: str) -> pd.Series:
@@ -109,13 +91,14 @@ def _utc_naive(values: pd.Series, column: str, source: str) -> pd.Series:
 
 
 def read_prediction_log(
-    predictions_dir: Path, contract: DatasetContract, start_date: date, end_date: date
+    source: Path | LogStore, contract: DatasetContract, start_date: date, end_date: date
 ) -> LogRead:
-    """Read ``<predictions_dir>/YYYY-MM-DD.jsonl`` for each event date, both ends included.
+    """Read the prediction log of each event date, both ends included.
 
-    Days without a file contribute no rows and are listed in ``missing_files``. The contract's
-    event-time column and ``logged_at`` become tz-naive UTC datetimes; the other keys are kept
-    as logged.
+    ``source`` is a log store, or the folder of the JSON-lines files
+    (``<folder>/YYYY-MM-DD.jsonl``). Days without a file (without a row) contribute no rows
+    and are listed in ``missing_files``. The contract's event-time column and ``logged_at``
+    become tz-naive UTC datetimes; the other keys are kept as logged.
 
     Lines that are not a JSON object, and records whose event time or ``logged_at`` is not
     ISO 8601 or out of pandas' range (e.g. year 9999), are skipped and reported (`LogRead`).
@@ -129,37 +112,43 @@ def read_prediction_log(
     skipped: list[tuple[Path, tuple[int, ...]]] = []
     files: list[Path] = []
     missing: list[Path] = []
-    day = start_date
-    while True:
-        path = predictions_dir / f"{day.isoformat()}.jsonl"
-        if path.is_file():
-            frame, bad = _prediction_frame(path, contract)
-            frames.append(frame)
-            if bad:
-                skipped.append((path, tuple(bad)))
-            files.append(path)
-        else:
-            missing.append(path)
-        if day >= end_date:  # compared before adding: date.max + 1 day would overflow
-            break
-        day += timedelta(days=1)
+    for chunk in _prediction_days(source, start_date, end_date):
+        if chunk.data is None:
+            missing.append(chunk.source)
+            continue
+        frame, bad = _prediction_frame(chunk.data, contract)
+        frames.append(frame)
+        if bad:
+            skipped.append((chunk.source, tuple(bad)))
+        files.append(chunk.source)
     used = [f for f in frames if not f.empty]
     frame = pd.concat(used, ignore_index=True) if used else pd.DataFrame()
     count = sum(len(numbers) for _, numbers in skipped)
     return LogRead(frame, count, tuple(files), tuple(missing), tuple(skipped))
 
 
-def _columnar(path: Path) -> pd.DataFrame | None:
-    """A clean JSON-lines file parsed by pyarrow into columns; None if any line is not clean."""
+def _prediction_days(source: Path | LogStore, start: date, end: date) -> Iterator[LogChunk]:
+    if isinstance(source, Path):
+        return json_lines_prediction_days(source, start, end)
+    return source.prediction_days(start, end)
+
+
+def _json_input(source: Path | bytes) -> str | io.BytesIO:
+    """What pyarrow's JSON reader reads: a file's path, or the lines in memory."""
+    return str(source) if isinstance(source, Path) else io.BytesIO(source)
+
+
+def _columnar(source: Path | bytes) -> pd.DataFrame | None:
+    """Clean JSON lines parsed by pyarrow into columns; None if any line is not clean."""
     try:
-        frame: pd.DataFrame = pa_json.read_json(path).to_pandas()
+        frame: pd.DataFrame = pa_json.read_json(_json_input(source)).to_pandas()
     except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError):
         return None
     return frame
 
 
-def _arrow_frame(path: Path, contract: DatasetContract) -> pd.DataFrame | None:
-    """The whole file parsed by pyarrow's JSON reader, or None when it is not clean.
+def _arrow_frame(source: Path | bytes, contract: DatasetContract) -> pd.DataFrame | None:
+    """A whole file (or day of lines) parsed by pyarrow's JSON reader, or None when not clean.
 
     A large day (a million lines) parsed into Python dicts takes most of a window's time and
     gigabytes of memory; pyarrow parses it in C into columns. Any problem (a corrupt or
@@ -167,7 +156,7 @@ def _arrow_frame(path: Path, contract: DatasetContract) -> pd.DataFrame | None:
     returns None, and the line-by-line reader names the lines it skips.
     """
     try:
-        frame: pd.DataFrame = pa_json.read_json(path).to_pandas()
+        frame: pd.DataFrame = pa_json.read_json(_json_input(source)).to_pandas()
         for column in (contract.event_time_column, LOGGED_AT):
             if column in frame.columns:
                 raw = frame[column]
@@ -180,12 +169,12 @@ def _arrow_frame(path: Path, contract: DatasetContract) -> pd.DataFrame | None:
     return frame
 
 
-def _prediction_frame(path: Path, contract: DatasetContract) -> tuple[pd.DataFrame, list[int]]:
-    """One prediction-log file as rows, and the line numbers skipped (bad JSON or times)."""
-    fast = _arrow_frame(path, contract)
+def _prediction_frame(data: bytes, contract: DatasetContract) -> tuple[pd.DataFrame, list[int]]:
+    """One day's JSON lines as rows, and the line numbers skipped (bad JSON or times)."""
+    fast = _arrow_frame(data, contract)
     if fast is not None:
         return fast, []
-    records, numbers, bad = _read_json_lines(path)
+    records, numbers, bad = parse_json_lines(data.decode("utf-8"))
     frame = pd.DataFrame.from_records(records)
     keep = pd.Series(True, index=frame.index)
     for column in (contract.event_time_column, LOGGED_AT):
@@ -198,34 +187,39 @@ def _prediction_frame(path: Path, contract: DatasetContract) -> tuple[pd.DataFra
     return frame[keep].reset_index(drop=True), sorted(bad + dropped)
 
 
-def scored_ids(predictions_dir: Path, id_column: str) -> set[str]:
-    """Every id in the prediction log (all days), as text; unreadable lines are passed over."""
-    found: set[str] = set()
-    for path in sorted(predictions_dir.glob("*.jsonl")):
-        records, _, _ = _read_json_lines(path)
-        found.update(str(r[id_column]) for r in records if r.get(id_column) is not None)
-    return found
+def scored_ids(source: Path | LogStore, id_column: str) -> set[str]:
+    """Every id in the prediction log (all days), as text; unreadable lines are passed over.
+
+    ``source`` is a log store, or the folder of the JSON-lines files.
+    """
+    if isinstance(source, Path):
+        return json_lines_scored_ids(source, id_column)
+    return source.scored_ids()
 
 
-def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
-    """Read ``<labels_dir>/labels.jsonl``; a missing file means no label has arrived yet.
+def read_labels(source: Path | LogStore, contract: DatasetContract) -> LogRead:
+    """Read the label log; none at all (no file, no row) means no label has arrived yet.
 
-    The log holds each label as the contract declares it (e.g. ``0``/``1`` or ``"no"``/
-    ``"yes"``); the frame holds it as 0/1 ``int64``, 1 for the contract's positive label. A
-    missing file gives an empty frame, with the file listed in ``missing_files``. The frame
-    always has the id, label, ``received_at`` and ``contract.label_available_field`` columns
-    (times tz-naive UTC; the label-available time is NaT where the record did not carry it).
+    ``source`` is a log store, or the folder holding ``labels.jsonl``. The log holds each
+    label as the contract declares it (e.g. ``0``/``1`` or ``"no"``/``"yes"``); the frame
+    holds it as 0/1 ``int64``, 1 for the contract's positive label. A missing log gives an
+    empty frame, with the file (table) listed in ``missing_files``. The frame always has the
+    id, label, ``received_at`` and ``contract.label_available_field`` columns (times tz-naive
+    UTC; the label-available time is NaT where the record did not carry it). Every record is
+    a row, in the order received: a relabel is a later row (see
+    :func:`matured_performance_frame`).
 
     Raises:
         LogFormatError: a record lacks the id,
             the label or ``received_at``, a label is not one of the contract's two values, or a
             time is not ISO 8601.
     """
-    path = labels_dir / LABELS_FILE
+    chunk = json_lines_label_log(source) if isinstance(source, Path) else source.label_log()
+    path, data = chunk.source, chunk.data
     id_col, label_col = contract.id_column, contract.label_column
     available_col = contract.label_available_field
     columns = [id_col, label_col, RECEIVED_AT, available_col]
-    if not path.is_file():
+    if data is None:
         empty = pd.DataFrame(
             {
                 id_col: pd.Series(dtype="object"),
@@ -235,12 +229,12 @@ def read_labels(labels_dir: Path, contract: DatasetContract) -> LogRead:
             }
         )
         return LogRead(empty, 0, (), (path,))
-    fast = _columnar(path)
+    fast = _columnar(data)
     bad: list[int] = []
     if fast is not None:  # a clean file, parsed in C (see _arrow_frame)
         frame = fast
     else:
-        records, _, bad = _read_json_lines(path)
+        records, _, bad = parse_json_lines(data.decode("utf-8"))
         frame = pd.DataFrame.from_records(records)
     skipped = len(bad)
     has_records = not frame.empty

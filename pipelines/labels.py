@@ -1,4 +1,8 @@
-"""Delayed labels from a batch file into the label log the monitoring stage joins on."""
+"""Delayed labels from a batch file into the label log the monitoring stage joins on.
+
+The label log is the one the settings name (:func:`pipelines.serve.log_store`): the file under
+the home, or the PostgreSQL table the servers and the monitor share.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from features.contract import DatasetContract, load_contract
-from monitoring.labels import scored_ids
+from pipelines.serve import log_store
 from pipelines.settings import Settings
-from serving.prediction_log import LabelLog, label_records
+from serving.prediction_log import label_records
 
 
 class LabelFileError(ValueError):
@@ -49,6 +53,8 @@ class LabelsAppended:
 
     appended: int
     matched: int
+    location: str = ""
+    """Where the label log is: its folder, or the database (without its password)."""
 
 
 def append_label_file(settings: Settings, path: Path) -> LabelsAppended:
@@ -88,6 +94,12 @@ def append_label_file(settings: Settings, path: Path) -> LabelsAppended:
                 ) from None
         rows.append(row)
     records = label_records(rows, contract, datetime.now(UTC).replace(tzinfo=None))
-    appended = LabelLog(settings.paths.labels).append(records)
-    scored = scored_ids(settings.paths.predictions, id_col)
-    return LabelsAppended(appended, sum(1 for row in rows if row[id_col] in scored))
+    store = log_store(settings, contract)
+    try:
+        appended = store.append_labels(records)
+        scored = store.scored_ids()
+    finally:
+        store.close()
+    matched = sum(1 for row in rows if row[id_col] in scored)
+    where = store.location if settings.log_database_url else str(settings.paths.labels)
+    return LabelsAppended(appended, matched, where)

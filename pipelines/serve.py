@@ -4,8 +4,9 @@ One worker (the default) serves an app built here in the CLI's process. Several 
 (``lifecycle serve --workers N``, :func:`run_workers`) are processes that uvicorn spawns, each
 building its own app with :func:`worker_app` from the settings the CLI resolved (handed over in
 the environment): each worker loads, smoke-tests and polls the champion itself, batches its own
-requests and appends to the shared prediction log (see
-:func:`serving.prediction_log.append_lines`). ``/metrics`` covers every worker through
+requests and appends to the shared prediction log: the files under the home (see
+:func:`serving.log_store.append_lines`), or the PostgreSQL tables of ``log_database_url`` that
+every replica shares (:func:`log_store`). ``/metrics`` covers every worker through
 prometheus-client's multiprocess mode, in a fresh folder per start:
 ``<home>/serving/metrics-<pid>`` (see :func:`multiprocess_metrics`).
 
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from features.contract import DatasetContract, load_contract
 from pipelines.settings import Settings, load_settings
 from serving.config import ServingConfig
+from serving.log_store import LogStore, open_log_store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -60,6 +62,21 @@ def serving_config(
     )
 
 
+def log_store(settings: Settings, contract: DatasetContract | None = None) -> LogStore:
+    """Where the prediction and label logs are: PostgreSQL with ``log_database_url``, else files.
+
+    The files are ``settings.paths.predictions`` and ``settings.paths.labels``; ``contract``
+    defaults to the settings' (loaded from its file). Nothing is contacted until first use;
+    close the store when done.
+    """
+    return open_log_store(
+        settings.log_database_url,
+        settings.paths.predictions,
+        settings.paths.labels,
+        contract or load_contract(settings.contract),
+    )
+
+
 def worker_app() -> FastAPI:
     """App factory of one worker process: settings as the CLI resolved them, then the app.
 
@@ -74,7 +91,8 @@ def worker_app() -> FastAPI:
     flags = json.loads(given)
     config = flags.pop("config")
     settings = load_settings(config=Path(config) if config else None, **flags)
-    return create_app(serving_config(settings))
+    serving = serving_config(settings)
+    return create_app(serving, log_store=log_store(settings, serving.contract))
 
 
 def _pid_alive(pid: int) -> bool:

@@ -98,6 +98,21 @@ class Settings(BaseSettings):
         default=None,
         description="MLflow tracking URI; default: a SQLite store under the home folder.",
     )
+    dask_address: str | None = Field(
+        default=None,
+        description=(
+            "Dask scheduler address for batch scoring (e.g. tcp://scheduler:8786); "
+            "default: a local cluster"
+        ),
+    )
+    log_database_url: str | None = Field(
+        default=None,
+        description=(
+            "libpq URL of the PostgreSQL database holding the prediction and label logs "
+            "(keep the password out of it: libpq reads PGPASSWORD or ~/.pgpass); "
+            "default: JSON lines under the home folder."
+        ),
+    )
     training: TrainingConfig = TrainingConfig()
     promotion: GatePolicy = GatePolicy()
     serving: ServingSettings = ServingSettings()

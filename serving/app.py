@@ -69,6 +69,7 @@ from features.vocabulary import (
 from serving.auth import api_key_guard
 from serving.batcher import BatcherClosedError, MicroBatcher, QueueFullError, Rows
 from serving.config import ServingConfig, ServingSettings
+from serving.log_store import JsonLinesLogStore, LogStore
 from serving.metrics import CONTENT_TYPE, ServingMetrics
 from serving.mlflow_source import MlflowModelSource
 from serving.model_store import (
@@ -79,7 +80,6 @@ from serving.model_store import (
     utc_now,
 )
 from serving.prediction_log import (
-    LabelLog,
     PredictionLogWriter,
     ScoredBatch,
     label_records,
@@ -156,7 +156,7 @@ class Services:
     store: ModelStore
     metrics: ServingMetrics
     prediction_log: PredictionLogWriter
-    label_log: LabelLog
+    log_store: LogStore
     scored_ids: RecentIds
     model_calls: SingleThreadedModelCalls = field(default_factory=SingleThreadedModelCalls)
     batcher: MicroBatcher = field(init=False)
@@ -669,6 +669,8 @@ def create_app(
     config: ServingConfig,
     source: ModelSource | None = None,
     clock: Callable[[], Any] = utc_now,
+    *,
+    log_store: LogStore | None = None,
 ) -> FastAPI:
     """Build the app; nothing is contacted or loaded until the lifespan starts.
 
@@ -678,6 +680,8 @@ def create_app(
         source: Where model versions come from; default: the MLflow registry of
             ``config.tracking_uri``. Tests pass an in-memory source.
         clock: UTC clock (tz-naive datetimes), for the logs and swap records.
+        log_store: Where predictions and labels are logged; default: JSON-lines files in
+            ``config.predictions_dir`` and ``config.labels_dir``. The app closes it at shutdown.
     """
     contract = config.contract
     settings = config.settings
@@ -691,16 +695,15 @@ def create_app(
         model_source = source or MlflowModelSource(
             config.tracking_uri, config.model_name, config.alias
         )
-        writer = PredictionLogWriter(
-            config.predictions_dir, contract, clock, on_error=metrics.log_errors.inc
-        )
+        logs = log_store or JsonLinesLogStore(config.predictions_dir, config.labels_dir, contract)
+        writer = PredictionLogWriter(logs, contract, clock, on_error=metrics.log_errors.inc)
         services = Services(
             config=config,
             schemas=schemas,
             store=ModelStore(model_source, contract, clock),
             metrics=metrics,
             prediction_log=writer,
-            label_log=LabelLog(config.labels_dir),
+            log_store=logs,
             scored_ids=RecentIds(settings.remembered_scored_ids),
         )
         metrics.bind_log_pending(lambda: writer.pending)
@@ -719,6 +722,7 @@ def create_app(
                 await poller
             await services.batcher.close()
             await anyio.to_thread.run_sync(writer.close)
+            await anyio.to_thread.run_sync(logs.close)
             metrics.close()
 
     app = FastAPI(
@@ -860,7 +864,7 @@ def create_app(
         dependencies=[guard],
         tags=["scoring"],
         description=(
-            "Append labels that became known after scoring; they are on disk when this answers. "
+            "Append labels that became known after scoring; they are stored when this answers. "
             f"`{contract.label_available_field}` must lie {window_text}"
         ),
     )
@@ -869,15 +873,15 @@ def create_app(
         services: ServicesDep,
         request_id: RequestIdDep,
     ) -> LabelsAccepted:
-        """Append labels that became known after scoring; on disk when this returns."""
+        """Append labels that became known after scoring; stored when this returns."""
         values = [row_values(label) for label in body]
         now = clock()
         window.check(values, contract.label_available_field, now, single=False)
         records = label_records(values, contract, now)
         try:
-            written = services.label_log.append(records)
+            written = services.log_store.append_labels(records)
         except OSError as exc:
-            logger.error("label log %s not writable: %s", services.label_log.path, exc)
+            logger.error("label log in %s not writable: %s", services.log_store.location, exc)
             raise ServiceUnavailableError(
                 f"The label log cannot be written ({exc.strerror}); retry later."
             ) from exc

@@ -1,4 +1,7 @@
-"""The prediction log and the label log: JSON lines that monitoring joins later.
+"""The prediction log and the label log: the records monitoring joins later, and their writers.
+
+Where the records go is a :class:`~serving.log_store.LogStore`: JSON-lines files (below, the
+default) or PostgreSQL tables holding the same lines (see :mod:`serving.log_store`).
 
 Field names shared with monitoring come from :mod:`features.vocabulary`; the rest are the
 contract's column names.
@@ -17,23 +20,20 @@ when given, when the label became known (under ``contract.label_available_field`
 All times are written as tz-naive UTC ISO 8601 strings, like the data files.
 
 Predictions are written off the request path: the endpoint hands a :class:`ScoredBatch` to a
-:class:`PredictionLogWriter`, whose background thread turns it into lines and appends them.
-Closing the writer (server shutdown) drains the queue, so a clean shutdown loses nothing. Labels
-are rare and written synchronously (:class:`LabelLog`): when the API answers, they are on disk.
-Several server processes (``lifecycle serve --workers N``) append to the same files; each write
-holds an exclusive lock of the file, so lines are never interleaved (see :func:`append_lines`).
+:class:`PredictionLogWriter`, whose background thread turns it into records and appends them to
+the store. Closing the writer (server shutdown) drains the queue, so a clean shutdown loses
+nothing. Labels are rare and written synchronously (``LogStore.append_labels``; :class:`LabelLog`
+for the file alone): when the API answers, they are stored. Several server processes
+(``lifecycle serve --workers N``) append to the same files; each write holds an exclusive lock
+of the file, so lines are never interleaved (see :func:`~serving.log_store.append_lines`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import json
 import logging
-import os
 import queue
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -50,6 +50,19 @@ from features.vocabulary import (
     REQUEST_ID,
     THRESHOLD,
 )
+from serving.log_store import JsonLinesLogStore, LogStore, append_lines
+
+__all__ = [
+    "LabelLog",
+    "PredictionLogWriter",
+    "ScoredBatch",
+    "append_lines",
+    "declared_label",
+    "iso",
+    "label_records",
+    "prediction_records",
+    "to_utc_naive",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -170,59 +183,34 @@ def label_records(
     return records
 
 
-def _dumps(record: Mapping[str, object]) -> str:
-    return json.dumps(record, allow_nan=False, separators=(",", ":"))
-
-
-def append_lines(path: Path, records: Sequence[Mapping[str, object]]) -> None:
-    """Append records as JSON lines to ``path`` (creating its folder), safe with several writers.
-
-    ``lifecycle serve --workers N`` runs N processes that append to the same daily file (and
-    the same label log). Each call encodes all its lines first, then, on a descriptor opened
-    with ``O_APPEND`` and under an exclusive ``flock`` of the file, writes them with
-    ``os.write`` until every byte is out (a write may be partial, e.g. after a signal, so a
-    single write call alone would not be enough), and closes the descriptor, which releases the
-    lock. ``O_APPEND`` puts each write at the current end of the file, and the lock keeps
-    another writer's bytes out of the middle of a call's lines however large the call is: no
-    line is interleaved or overwritten, and none is lost. Writers share one file rather than
-    one file per worker, so the monitoring reader and every other consumer of
-    ``<day>.jsonl`` are unchanged. The lock is advisory: it binds writers that use this
-    function (all of the server's writers), not arbitrary programs.
-    """
-    if not records:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = memoryview("".join(_dumps(r) + "\n" for r in records).encode("utf-8"))
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        while data:
-            data = data[os.write(fd, data) :]
-    finally:
-        os.close(fd)
-
-
 class _Stop:
     """Queue sentinel: drain what is queued, then end the thread."""
 
 
 class PredictionLogWriter:
-    """Appends scored batches to ``<directory>/<event date>.jsonl`` on a background thread.
+    """Appends scored batches to a log store on a background thread.
 
-    Use :meth:`start`, then :meth:`submit` from any thread (cheap: a queue put), and
-    :meth:`close` at shutdown, which writes everything queued before returning. A write failure
-    is logged and counted through ``on_error`` (the lines of that write are lost, loudly); the
-    thread keeps going. After :meth:`close`, :meth:`submit` writes synchronously instead.
+    The store is a :class:`~serving.log_store.LogStore`, or a folder for the JSON-lines files
+    (``<directory>/<event date>.jsonl``). Each drained batch of queued requests is one append
+    (one locked write per day file, or one INSERT). Use :meth:`start`, then :meth:`submit` from
+    any thread (cheap: a queue put), and :meth:`close` at shutdown, which writes everything
+    queued before returning. A write failure is logged and counted through ``on_error`` (the
+    lines of that write are lost, loudly); the thread keeps going. After :meth:`close`,
+    :meth:`submit` writes synchronously instead.
     """
 
     def __init__(
         self,
-        directory: Path,
+        store: LogStore | Path,
         contract: DatasetContract,
         clock: Callable[[], dt.datetime],
         on_error: Callable[[int], None] | None = None,
     ) -> None:
-        self._directory = directory
+        self._store: LogStore = (  # a folder: the files (the writer writes no label)
+            JsonLinesLogStore(store, store.parent / "labels", contract)
+            if isinstance(store, Path)
+            else store
+        )
         self._contract = contract
         self._clock = clock
         self._on_error = on_error
@@ -238,7 +226,7 @@ class PredictionLogWriter:
 
     @property
     def lines_written(self) -> int:
-        """Lines appended since start."""
+        """Lines (rows) added since start; a replay the store skips is not counted."""
         return self._lines_written
 
     def start(self) -> None:
@@ -292,19 +280,14 @@ class PredictionLogWriter:
                 self._queue.task_done()
 
     def _write(self, batches: Sequence[ScoredBatch]) -> None:
-        by_file: dict[str, list[dict[str, object]]] = defaultdict(list)
-        count = 0
+        records: list[dict[str, object]] = []
         try:
             logged_at = self._clock()
             for batch in batches:
-                for record in prediction_records(batch, self._contract, logged_at):
-                    day = str(record[self._contract.event_time_column])[:10]
-                    by_file[day].append(record)
-                    count += 1
-            for day, records in by_file.items():
-                append_lines(self._directory / f"{day}.jsonl", records)
-                self._lines_written += len(records)
+                records.extend(prediction_records(batch, self._contract, logged_at))
+            self._lines_written += self._store.append_predictions(records)
         except Exception:
+            count = len(records)
             logger.exception("prediction log write failed: up to %d lines not written", count)
             if self._on_error is not None:
                 self._on_error(count)
