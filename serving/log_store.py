@@ -524,9 +524,7 @@ class PostgresLogStore:
             for attempt in (1, 2):
                 reused = self._connection is not None
                 try:
-                    connection = self._connect()
-                    with connection.transaction():
-                        return work(connection)
+                    return _committed(self._connect(), work)
                 except psycopg.Error as exc:
                     broken = self._connection is not None and self._connection.broken
                     if broken:
@@ -547,18 +545,21 @@ class PostgresLogStore:
         if self._connection is not None and not self._connection.closed:
             return self._connection
         connection = psycopg.connect(
-            self._url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
+            self._url, connect_timeout=max(1, round(self._connect_timeout))
         )
         try:
-            with connection.transaction():
-                connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-                for statement in self._schema():
-                    connection.execute(statement)
+            _committed(connection, self._create_schema)
         except BaseException:
             connection.close()
             raise
         self._connection = connection
         return connection
+
+    def _create_schema(self, connection: psycopg.Connection[Any]) -> None:
+        """Create the tables, one replica at a time (an advisory lock held until commit)."""
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        for statement in self._schema():
+            connection.execute(statement)
 
     def _schema(self) -> list[str]:
         """``CREATE ... IF NOT EXISTS`` of both tables and their indexes."""
@@ -606,3 +607,17 @@ def open_log_store(
     if database_url:
         return PostgresLogStore(database_url, contract)
     return JsonLinesLogStore(predictions_dir, labels_dir, contract)
+
+
+def _committed(
+    connection: psycopg.Connection[Any], work: Callable[[psycopg.Connection[Any]], _T]
+) -> _T:
+    """Run ``work`` and commit it; roll everything back if it raises (all of it or none)."""
+    try:
+        result = work(connection)
+    except BaseException:
+        if not connection.closed:
+            connection.rollback()
+        raise
+    connection.commit()
+    return result
