@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pipelines.exercises import debug_pipeline, inference_api
+from pipelines.exercises import debug_pipeline, inference_api, prototype_production
 from pipelines.exercises.model import Exercise, ExerciseError
 
 EXERCISES: dict[str, Exercise] = {
-    e.name: e for e in (inference_api.EXERCISE, debug_pipeline.EXERCISE)
+    e.name: e
+    for e in (inference_api.EXERCISE, debug_pipeline.EXERCISE, prototype_production.EXERCISE)
 }
 
 
