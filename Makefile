@@ -85,5 +85,12 @@ serve: setup ## Serve the champion on http://127.0.0.1:8000
 mlflow-ui: setup ## Open the MLflow UI on the run home's store (LIFECYCLE_HOME or .lifecycle)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(RUN_HOME)/mlflow/mlflow.db --port 5000
 
+.PHONY: prefect-ui evidently-ui
+prefect-ui: setup ## Open the Prefect UI (runs, logs, artifacts) on the run home's database, port 4200
+	$(BIN)/python -m pipelines.prefect_server ui --prefect-home $(RUN_HOME)/prefect --port 4200
+
+evidently-ui: setup ## Open the Evidently UI on the run home's monitoring workspace, port 8001
+	$(BIN)/evidently ui --workspace $(RUN_HOME)/monitoring/workspace --port 8001
+
 clean: ## Remove the run home (.lifecycle); keeps .venv
 	rm -rf .lifecycle

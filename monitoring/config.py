@@ -63,6 +63,14 @@ class MonitoringConfig(BaseModel):
     write_html: bool = Field(
         default=True, description="Write Evidently HTML reports (about 4 MB each) per window."
     )
+    workspace_snapshots: bool = Field(
+        default=True,
+        description=(
+            "Also add each window as a snapshot of the model's project in the Evidently "
+            "workspace <monitoring>/workspace (`make evidently-ui` shows its dashboard over "
+            "time); about 120 KB per window, 420 KB with write_html (its charts)."
+        ),
+    )
     performance_report_every_days: int = Field(
         default=1,
         ge=1,

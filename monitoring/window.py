@@ -5,6 +5,7 @@ Layout written per window::
     <monitoring_dir>/<window_id>/report.html       data drift, score drift, data quality
     <monitoring_dir>/<window_id>/performance.html  matured-label performance (when evaluated)
     <monitoring_dir>/<window_id>/summary.json      WindowSummary.to_dict()
+    <monitoring_dir>/workspace/                    the Evidently workspace (monitoring.workspace)
 
 :func:`read_summaries` reads the ``summary.json`` files back, oldest first: the history the
 retraining policy decides on.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -28,6 +30,8 @@ from monitoring.labels import matured_performance_frame, read_labels, read_predi
 from monitoring.performance import classification_performance
 from monitoring.reports import evaluate_window
 from monitoring.summary import WindowSummary, window_id_for
+from monitoring.workspace import add_window, workspace_dir
+from serving.log_store import LogStore
 
 REPORT_FILE = "report.html"
 PERFORMANCE_REPORT_FILE = "performance.html"
@@ -36,13 +40,17 @@ SUMMARY_FILE = "summary.json"
 
 @dataclass(frozen=True)
 class MonitorOutput:
-    """What :func:`monitor_window` found and where it wrote it (HTML paths None if not written)."""
+    """What :func:`monitor_window` found and where it wrote it (None: not written).
+
+    ``workspace_snapshot`` is the window's snapshot id in the Evidently workspace.
+    """
 
     summary: WindowSummary
     directory: Path
     summary_path: Path
     report_path: Path | None
     performance_report_path: Path | None
+    workspace_snapshot: uuid.UUID | None = None
 
 
 def _bounds(window: date | tuple[date, date]) -> tuple[date, date]:
@@ -56,7 +64,7 @@ def _bounds(window: date | tuple[date, date]) -> tuple[date, date]:
 
 
 def _performance_predictions(
-    predictions_dir: Path,
+    predictions_dir: Path | LogStore,
     window_rows: pd.DataFrame,
     contract: DatasetContract,
     window_start: date,
@@ -76,6 +84,10 @@ def _performance_predictions(
     return pd.concat(frames, ignore_index=True), earlier.warnings()
 
 
+def _where(source: Path | LogStore) -> str:
+    return str(source) if isinstance(source, Path) else source.location
+
+
 def _write_text_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8")
@@ -86,8 +98,8 @@ def monitor_window(
     reference: pd.DataFrame,
     contract: DatasetContract,
     *,
-    predictions_dir: Path,
-    labels_dir: Path,
+    predictions_dir: Path | LogStore,
+    labels_dir: Path | LogStore,
     monitoring_dir: Path,
     window: date | tuple[date, date],
     threshold: float,
@@ -107,14 +119,17 @@ def monitor_window(
     Args:
         reference: The champion's reference frame (features, extra segments, 0/1 label, score).
         contract: The dataset contract.
-        predictions_dir: Folder of ``YYYY-MM-DD.jsonl`` prediction logs.
-        labels_dir: Folder holding ``labels.jsonl`` (a missing file means no labels yet).
-        monitoring_dir: Reports go to ``<monitoring_dir>/<window_id>/``.
+        predictions_dir: The log store, or the folder of ``YYYY-MM-DD.jsonl`` prediction logs.
+        labels_dir: The log store, or the folder holding ``labels.jsonl`` (a missing file
+            means no labels yet).
+        monitoring_dir: Reports go to ``<monitoring_dir>/<window_id>/``, snapshots to the
+            Evidently workspace ``<monitoring_dir>/workspace``.
         window: One day, or a ``(start, end)`` pair of days (inclusive).
         threshold: The champion's decision threshold (its model-version threshold tag).
         config: The monitoring section of the settings: drift-share threshold, performance
             days, minimum positive labels and window rows, and ``write_html`` (False writes only
-            ``summary.json``: each Evidently HTML embeds its ~4 MB JavaScript bundle).
+            ``summary.json``: each Evidently HTML embeds its ~4 MB JavaScript bundle) and
+            ``workspace_snapshots`` (False: no snapshot in the Evidently workspace).
         reference_performance: Training-time figures (``pr_auc``, ``recall_at_threshold``,
             ``expected_cost_per_row``); default: computed from the reference frame's score and
             label with the same formulas as the window's.
@@ -138,13 +153,14 @@ def monitor_window(
     if current.frame.empty:
         looked = ", ".join(p.name for p in (*current.files, *current.missing_files))
         raise EmptyWindowError(
-            f"window {window_id} has no logged predictions: looked in {predictions_dir} for "
-            f"{looked}" + (" (the files exist but hold no complete line)" if current.files else "")
+            f"window {window_id} has no logged predictions: looked in "
+            f"{_where(predictions_dir)} for {looked}"
+            + (" (the files exist but hold no complete line)" if current.files else "")
         )
 
     if contract.event_time_column not in current.frame.columns:
         raise MonitoringError(
-            f"prediction log in {predictions_dir} lacks '{contract.event_time_column}'"
+            f"prediction log in {_where(predictions_dir)} lacks '{contract.event_time_column}'"
         )
     performance_days = config.performance_days
     performance_frame, earlier_warnings = _performance_predictions(
@@ -202,7 +218,14 @@ def monitor_window(
             result.performance_snapshot.save_html(str(performance_path))
     summary_path = directory / SUMMARY_FILE
     _write_text_atomically(summary_path, json.dumps(summary.to_dict(), indent=2) + "\n")
-    return MonitorOutput(summary, directory, summary_path, report_path, performance_path)
+    snapshot_id = (
+        add_window(workspace_dir(monitoring_dir), contract.model_name, result.snapshot, summary)
+        if config.workspace_snapshots
+        else None
+    )
+    return MonitorOutput(
+        summary, directory, summary_path, report_path, performance_path, snapshot_id
+    )
 
 
 def read_summary(path: Path) -> WindowSummary:

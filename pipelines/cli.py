@@ -496,11 +496,13 @@ def serve(
 
     settings = settings_for(home, contract, config)
     with user_errors():
-        from pipelines.serve import run_workers, serving_config
+        from pipelines.serve import log_store, run_workers, serving_config
         from serving.app import create_app
 
         serving = serving_config(settings)
-        app_ = create_app(serving)  # with workers, a check only: each worker builds its own
+        app_ = create_app(  # with workers, a check only: each worker builds its own
+            serving, log_store=log_store(settings, serving.contract)
+        )
     bind_host = host or settings.serving.host
     bind_port = port or settings.serving.port
     workers = workers or settings.serving.workers
@@ -542,15 +544,20 @@ def monitor(
     """
     settings = settings_for(home, contract, config)
     from pipelines.monitor import grow_window, logged_rows_by_day
+    from pipelines.serve import log_store
 
-    rows_by_day = logged_rows_by_day(settings.paths.predictions)
+    logs = log_store(settings)
+    try:
+        rows_by_day = logged_rows_by_day(logs)
+    finally:
+        logs.close()
     today = datetime.now(UTC).date()
     day = window.date() if window else max((d for d in rows_by_day if d <= today), default=None)
     if day is None:
-        fail(f"no predictions logged in {settings.paths.predictions}: serve and score first")
+        fail(f"no predictions logged in {logs.location}: serve and score first")
     if day not in rows_by_day:
         logged = f"{min(rows_by_day)} to {max(rows_by_day)}" if rows_by_day else "none"
-        fail(f"no predictions logged for {day} in {settings.paths.predictions} (logged: {logged})")
+        fail(f"no predictions logged for {day} in {logs.location} (logged: {logged})")
     bounds, note = grow_window(
         rows_by_day,
         day,
@@ -604,7 +611,7 @@ def labels(
 
         done = append_label_file(settings, file)
     console.print(
-        f"appended {done.appended} label(s) to {settings.paths.labels}; {done.matched} match a "
+        f"appended {done.appended} label(s) to {done.location}; {done.matched} match a "
         "scored row in the prediction log"
     )
     if done.matched < done.appended:

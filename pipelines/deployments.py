@@ -52,6 +52,7 @@ def daily_flow(day: date | None = None, retrain: bool = True) -> dict[str, Any]:
     """
     from pipelines.flows import validate_flow
     from pipelines.monitor import grow_window, logged_rows_by_day, monitor_flow
+    from pipelines.serve import log_store
 
     settings = worker_settings()
     outcomes = validate_flow(settings)
@@ -59,7 +60,11 @@ def daily_flow(day: date | None = None, retrain: bool = True) -> dict[str, Any]:
         "validated": [o.batch_id for o in outcomes if o.success],
         "blocked": [o.batch_id for o in outcomes if not o.success],
     }
-    rows_by_day = logged_rows_by_day(settings.paths.predictions)
+    logs = log_store(settings)
+    try:
+        rows_by_day = logged_rows_by_day(logs)
+    finally:
+        logs.close()
     today = datetime.now(UTC).date()
     target = day or max((d for d in rows_by_day if d <= today), default=None)
     if target is None or target not in rows_by_day:

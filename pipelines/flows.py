@@ -26,6 +26,7 @@ from features import vocabulary as vocab
 from features.contract import DatasetContract, load_contract
 from features.model_io import UntrustedModelError
 from features.validation import BatchOutcome, ValidationGate, batch_date
+from pipelines import artifacts
 from pipelines.audit import (
     PROMOTE_INTENT,
     RECOVERED_NOTE,
@@ -152,7 +153,9 @@ def validate_pending(
 @flow(name="validate")
 def validate_flow(settings: Settings) -> list[BatchOutcome]:
     """Validate pending raw batches: passing ones move on, failing ones are quarantined."""
-    return validate_pending(settings, contract_of(settings))
+    outcomes = validate_pending(settings, contract_of(settings))
+    artifacts.validation(outcomes)
+    return outcomes
 
 
 # --------------------------------------------------------------------------- train
@@ -317,7 +320,7 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
     candidate = build_candidate(frame, contract, cut, settings.training)
     registered = register_candidate(settings, contract, candidate, lineage)
     split = candidate.split
-    return TrainResult(
+    result = TrainResult(
         model_name=registered.name,
         version=registered.version,
         run_id=registered.run_id,
@@ -330,6 +333,8 @@ def train_flow(settings: Settings, cutoff: datetime | None = None) -> TrainResul
         warnings=candidate.warnings,
         repaired=tuple(repaired),
     )
+    artifacts.training(result, settings.resolved_tracking_uri)
+    return result
 
 
 # --------------------------------------------------------------------------- promote
@@ -552,7 +557,9 @@ def promote_flow(settings: Settings, version: str | None = None) -> PromotionDec
         logger.warning(line)
     promotions = [intent for intent, _ in recovered if intent["kind"] == PROMOTE_INTENT]
     if promotions and version in (None, promotions[-1]["challenger_version"]):
-        return _decision_of(promotions[-1])
+        recovered_decision = _decision_of(promotions[-1])
+        artifacts.promotion(recovered_decision)
+        return recovered_decision
     contract = contract_of(settings)
     name = contract.model_name
     client = registry.connect(settings.resolved_tracking_uri)
@@ -569,6 +576,7 @@ def promote_flow(settings: Settings, version: str | None = None) -> PromotionDec
         raise PipelineError(f"version {challenger} cannot be promoted: {abandoned}")
     decision = compare_with_champion(settings, contract, challenger)
     apply_decision(settings, contract, decision)
+    artifacts.promotion(decision)
     return decision
 
 

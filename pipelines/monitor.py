@@ -24,6 +24,7 @@ from monitoring.policy import RetrainDecision, decide_retraining
 from monitoring.reports import PR_AUC_INTERVAL_LOW
 from monitoring.summary import window_id_for
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
+from pipelines import artifacts
 from pipelines.audit import append_decision, decision_record, read_decisions
 from pipelines.flows import (
     STORAGE_RETRIES,
@@ -33,7 +34,9 @@ from pipelines.flows import (
     promote_flow,
     train_flow,
 )
+from pipelines.serve import log_store
 from pipelines.settings import Settings
+from serving.log_store import LogStore, json_lines_rows_by_day
 from training import registry
 from training.gate import PromotionDecision
 
@@ -113,23 +116,15 @@ def grow_window(
     return (start, end), None
 
 
-def logged_rows_by_day(predictions_dir: Path) -> dict[date, int]:
-    """Predictions logged per event day, counted from the log files' lines.
+def logged_rows_by_day(source: Path | LogStore) -> dict[date, int]:
+    """Predictions logged per event day: lines per day file, or rows per day of the store.
 
     A file dated in the future (a client's clock far ahead) is counted like any other; callers
     pick their window among the days up to today.
     """
-    counts: dict[date, int] = {}
-    if not predictions_dir.is_dir():
-        return counts
-    for path in predictions_dir.glob("*.jsonl"):
-        try:
-            day = date.fromisoformat(path.stem)
-        except ValueError:
-            continue
-        with path.open("rb") as handle:
-            counts[day] = sum(1 for line in handle if line.strip())
-    return counts
+    if isinstance(source, Path):
+        return json_lines_rows_by_day(source)
+    return source.rows_by_day()
 
 
 def last_retrain(settings: Settings, before: str | None = None) -> tuple[str | None, str | None]:
@@ -228,20 +223,24 @@ def evaluate_window(
     """
     paths = settings.paths
     config = settings.monitoring
-    return monitor_window(
-        champion.frame,
-        contract,
-        predictions_dir=paths.predictions,
-        labels_dir=paths.labels,
-        monitoring_dir=paths.monitoring,
-        window=window,
-        threshold=champion.threshold,
-        config=config,
-        reference_performance=champion.performance or None,
-        performance_report=window[1].toordinal() % config.performance_report_every_days == 0,
-        champion_version=champion.version,
-        version_references=_known_figures(figures, champion),
-    )
+    logs = log_store(settings, contract)
+    try:
+        return monitor_window(
+            champion.frame,
+            contract,
+            predictions_dir=logs,
+            labels_dir=logs,
+            monitoring_dir=paths.monitoring,
+            window=window,
+            threshold=champion.threshold,
+            config=config,
+            reference_performance=champion.performance or None,
+            performance_report=window[1].toordinal() % config.performance_report_every_days == 0,
+            champion_version=champion.version,
+            version_references=_known_figures(figures, champion),
+        )
+    finally:
+        logs.close()
 
 
 @task(cache_policy=NO_CACHE)
@@ -304,6 +303,7 @@ def monitor_day(
     figures = version_figures(settings, contract, cache)
     output = evaluate_window(settings, contract, bounds, champion, figures)
     decision = decide(settings, champion.version, output.summary.window_id, retrain)
+    artifacts.monitoring(output, decision, champion.version)
     if decision.verdict != "retrain" or not retrain:
         return MonitorResult(output, decision, champion.version)
     trained = train_flow(settings, cutoff=end_of_day(bounds[1]))

@@ -12,6 +12,10 @@ server itself, so that it ends with its parent however the parent ends:
 
 A user's own ``PREFECT_API_URL`` (a Prefect server) is used as it is: nothing is started.
 Run as ``python -m pipelines.prefect_server --port P --parent PID`` only by :func:`local_api`.
+
+``python -m pipelines.prefect_server ui --prefect-home HOME/prefect`` (``make prefect-ui``) is
+the other way in: Prefect's own server with its UI on the same database, to browse the runs,
+their logs and artifacts after the commands have ended.
 """
 
 from __future__ import annotations
@@ -39,12 +43,17 @@ DEFAULT_STARTUP_SECONDS: Final = 120.0
 GRACE_SECONDS: Final = 10.0
 WATCH_INTERVAL_SECONDS: Final = 0.5
 LOG_FILE_NAME: Final = "local-api.log"
-# The environment Prefect gives its own temporary server: no UI, ephemeral mode.
+# The environment Prefect gives its own temporary server: no UI, ephemeral mode. Its log is a
+# file of warnings and errors: the console handler, silenced for the commands
+# (pipelines.runtime), writes it again, from WARNING as Python's default root level has it.
 SERVER_ENVIRONMENT: Final = {
     "PREFECT_UI_ENABLED": "0",
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
 }
+UI_HOST: Final = "127.0.0.1"
+UI_PORT: Final = 4200
 _PR_SET_PDEATHSIG: Final = 1
 
 
@@ -173,12 +182,50 @@ def _serve(port: int, parent: int) -> None:
     )
 
 
+def ui_environment(
+    prefect_home: Path, host: str, port: int, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment of a Prefect server with its UI on the database under ``prefect_home``.
+
+    The browser is pointed at this server (``PREFECT_UI_API_URL``); a ``PREFECT_API_URL`` of
+    the caller's, which the UI would call instead, is dropped.
+    """
+    environment = {key: value for key, value in environ.items() if key != API_URL_VARIABLE}
+    return {
+        **environment,
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_UI_ENABLED": "1",
+        "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def serve_ui(prefect_home: Path, host: str = UI_HOST, port: int = UI_PORT) -> None:
+    """Replace this process with ``prefect server start`` on the home's database, UI included."""
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "prefect", "server", "start"]
+    command += ["--host", host, "--port", str(port)]
+    print(f"Prefect UI on http://{host}:{port} (database under {prefect_home})", flush=True)
+    os.execve(sys.executable, command, ui_environment(prefect_home, host, port, os.environ))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the server (the child side of :func:`local_api`)."""
+    """Run the local API server (the child side of :func:`local_api`), or ``ui``."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["ui"]:
+        ui = argparse.ArgumentParser(prog="python -m pipelines.prefect_server ui")
+        ui.add_argument(
+            "--prefect-home", type=Path, required=True, help="the run home's prefect folder"
+        )
+        ui.add_argument("--host", default=UI_HOST)
+        ui.add_argument("--port", type=int, default=UI_PORT)
+        options = ui.parse_args(arguments[1:])
+        serve_ui(options.prefect_home, options.host, options.port)
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True, help="stop when this PID is gone")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     _serve(args.port, args.parent)
 
 

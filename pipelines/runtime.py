@@ -12,6 +12,9 @@ from pathlib import Path
 
 from pipelines.settings import REPO_ROOT, Settings
 
+#: Packages whose loggers reach the Prefect API in a flow run (serving runs outside flows).
+PROJECT_LOGGERS = ("data", "features", "training", "monitoring", "pipelines")
+
 
 def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[str, str]:
     """Environment variables Prefect and MLflow should see, given the current environment.
@@ -32,15 +35,21 @@ def prefect_environment(settings: Settings, current: Mapping[str, str]) -> dict[
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         # No usage telemetry from a laptop demo; it also contends for the SQLite file.
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        # Our commands print their own progress and turn expected failures into one line;
-        # Prefect would print each task's INFO lines and the traceback of an expected failure.
-        # Set PREFECT_LOGGING_LEVEL=INFO to see them (states still reach the Prefect API).
-        "PREFECT_LOGGING_LEVEL": "CRITICAL",
-        # Other libraries log through the root logger, which Prefect prints at WARNING: e.g.
-        # SQLAlchemy's pool racing the local API server's shutdown prints a traceback after a
-        # command that succeeded. Not for users; PREFECT_LOGGING_ROOT_LEVEL=WARNING shows them.
-        "PREFECT_LOGGING_ROOT_LEVEL": "CRITICAL",
+        # Flow and task runs log at INFO to the Prefect API, so the Prefect UI shows each run's
+        # lines (`make prefect-ui`); the project's own loggers go there too while a run is on.
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "PREFECT_LOGGING_TO_API_ENABLED": "true",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": ",".join(PROJECT_LOGGERS),
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        # The console stays quiet: our commands print their own progress and turn expected
+        # failures into one line, where Prefect would print each task's INFO lines and the
+        # traceback of an expected failure. PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=INFO shows
+        # them. The root logger's INFO lets the project's loggers (which have no level of
+        # their own) reach the API; other libraries' lines still stop at the console handler,
+        # e.g. SQLAlchemy's pool racing the local API server's shutdown, which would print a
+        # traceback after a command that succeeded.
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+        "PREFECT_LOGGING_ROOT_LEVEL": "INFO",
     }
     return {key: value for key, value in defaults.items() if key not in current}
 
