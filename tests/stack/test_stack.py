@@ -6,8 +6,10 @@ from day 16), validate, train a champion on the labels known before the onset an
 ``lifecycle serve --workers 2`` on the tracking server, score the drifted days and deliver their
 labels over HTTP, then run the ``daily`` deployment through the worker: it monitors the last
 day, its policy retrains, and the gate promotes version 2; the server swaps to it. Then:
-runs and versions are rows in MLflow's PostgreSQL database, every flow run is COMPLETED in the
-Prefect API, and no process of the stack is left.
+runs and versions are rows in MLflow's PostgreSQL database; every scored row and label is a row
+of the log store's tables (both API workers and the worker's flows share them; no log file is
+written); the Evidently workspace holds the window's snapshot; every flow run is COMPLETED in
+the Prefect API; and no process of the stack is left.
 
 ``make stack-test`` runs it (CI too: ``.ci/run`` installs Debian's PostgreSQL when missing).
 Without PostgreSQL, it is skipped with the reason.
@@ -25,7 +27,10 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from evidently.ui.workspace import Workspace
 
+from monitoring.workspace import workspace_dir
+from serving.log_store import DEFAULT_TABLE_PREFIX as PREFIX
 from tests.postgres import PostgresServer, free_port, postgres_unavailable, running_postgres
 from tests.stack.processes import BIN, Stack, alive_in_groups
 
@@ -73,6 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) ->
     started = time.monotonic()
     mlflow_db = postgres.create_database("mlflow")
     prefect_db = postgres.create_database("prefect")
+    logs_db = postgres.create_database("lifecycle")
     running = Stack(folder)
     mlflow_port, prefect_port, api_port = free_port(), free_port(), free_port()
     base = {
@@ -80,6 +86,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) ->
         "LIFECYCLE_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
         "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The prediction and label logs in PostgreSQL: both API workers and the flows share them.
+        "LIFECYCLE_LOG_DATABASE_URL": logs_db,
         **POLICY,
     }
     try:
@@ -134,6 +142,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) ->
             "env": {**base},
             "api_port": api_port,
             "mlflow_db": mlflow_db,
+            "logs_db": logs_db,
             "prefect_api": base["PREFECT_API_URL"],
             "started": started,
         }
@@ -232,6 +241,18 @@ def test_the_loop_runs_on_the_team_stack(stack: dict) -> None:
     assert [row[0] for row in versions] == [1, 2]
     assert runs is not None
     assert runs[0] >= 2
+    with psycopg.connect(stack["logs_db"]) as connection:
+        logged = connection.execute(f"SELECT count(*) FROM {PREFIX}predictions").fetchone()
+        labelled = connection.execute(f"SELECT count(DISTINCT id) FROM {PREFIX}labels").fetchone()
+    assert logged is not None
+    assert logged[0] == (DAYS - ONSET) * ROWS_PER_DAY
+    assert labelled is not None
+    assert labelled[0] == (DAYS - ONSET) * ROWS_PER_DAY
+    assert not (folder / "home" / "predictions").exists(), "the log went to files, not PostgreSQL"
+    workspace = Workspace(str(workspace_dir(folder / "home" / "monitoring")))
+    projects = workspace.list_projects()
+    assert len(projects) == 1
+    assert len(workspace.list_runs(projects[0].id)) >= 1
     states = {run["name"]: run["state_type"] for run in _flow_runs(stack["prefect_api"])}
     assert states, "no flow run reached the Prefect server"
     assert set(states.values()) == {"COMPLETED"}, states
