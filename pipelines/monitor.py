@@ -15,14 +15,14 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from features import vocabulary as vocab
 from features.contract import DatasetContract
 from monitoring.policy import RetrainDecision, decide_retraining
 from monitoring.reports import PR_AUC_INTERVAL_LOW
-from monitoring.summary import window_id_for
+from monitoring.summary import WindowSummary, window_id_for
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
 from pipelines import artifacts
 from pipelines.audit import append_decision, decision_record, read_decisions
@@ -36,7 +36,7 @@ from pipelines.flows import (
 )
 from pipelines.serve import log_store
 from pipelines.settings import Settings
-from serving.log_store import LogStore, json_lines_rows_by_day
+from serving.log_store import LogStore, LogStoreError, WindowRecord, json_lines_rows_by_day
 from training import registry
 from training.gate import PromotionDecision
 
@@ -280,6 +280,55 @@ def decide(settings: Settings, champion_version: str, window_id: str, act: bool)
     return decision
 
 
+def window_record(
+    summary: WindowSummary, decision: RetrainDecision, champion_version: str
+) -> WindowRecord:
+    """The row dashboards read for a window: its drift and performance figures, the verdict."""
+    performance = summary.performance
+    score = summary.prediction_drift
+    return WindowRecord(
+        window_id=summary.window_id,
+        window_start=date.fromisoformat(summary.window_start),
+        window_end=date.fromisoformat(summary.window_end),
+        n_rows=summary.n_rows,
+        drift_share=summary.drift_share,
+        drift_share_threshold=summary.drift_share_threshold,
+        n_drifted_features=summary.n_drifted_features,
+        data_drift_detected=summary.data_drift_detected,
+        score_drift=score.score,
+        score_drift_method=score.method,
+        score_drifted=score.drifted,
+        n_labelled=summary.n_labelled,
+        pr_auc=None if performance is None else performance.pr_auc,
+        reference_pr_auc=None if performance is None else performance.reference_pr_auc,
+        champion_version=champion_version,
+        verdict=decision.verdict,
+        reason=decision.reason,
+        trigger=decision.trigger,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def record_window(settings: Settings, contract: DatasetContract, record: WindowRecord) -> None:
+    """Write the window's row to the log store (a no-op for the files).
+
+    The store already retries once on a broken connection. A database that still refuses the
+    row is a warning, not a failure: the summary and the verdict are already on disk, a
+    retrain the verdict asks for still runs, and re-running the window writes the row.
+    """
+    logs = log_store(settings, contract)
+    try:
+        logs.record_window(record)
+    except LogStoreError as exc:
+        get_run_logger().warning(
+            "window %s not recorded for the dashboards (%s); re-run the window to record it",
+            record.window_id,
+            exc.strerror,
+        )
+    finally:
+        logs.close()
+
+
 def end_of_day(day: date) -> datetime:
     """The last instant of ``day``: what "now" is when the day's window is closed."""
     return datetime.combine(day + timedelta(days=1), time.min)
@@ -304,6 +353,7 @@ def monitor_day(
     output = evaluate_window(settings, contract, bounds, champion, figures)
     decision = decide(settings, champion.version, output.summary.window_id, retrain)
     artifacts.monitoring(output, decision, champion.version)
+    record_window(settings, contract, window_record(output.summary, decision, champion.version))
     if decision.verdict != "retrain" or not retrain:
         return MonitorResult(output, decision, champion.version)
     trained = train_flow(settings, cutoff=end_of_day(bounds[1]))

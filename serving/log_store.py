@@ -8,7 +8,9 @@ One small interface, :class:`LogStore`, two implementations:
 * :class:`PostgresLogStore` (``log_database_url``): two tables every serving replica and the
   monitor share, created if missing. Each row keeps the exact JSON line the file would hold
   (a ``json`` column: key order and number spelling survive, so a reader parses the same text
-  either way) beside typed key columns for queries.
+  either way) beside typed key columns for queries. A third table holds one row per monitoring
+  window (:class:`WindowRecord`, written by the monitor) for dashboards such as the compose
+  stack's Grafana; the files store keeps none (the window summaries on disk are the record).
 
 A store deals in records (the mappings :mod:`serving.prediction_log` builds) on the write side
 and in raw JSON lines (:class:`LogChunk`) on the read side: :mod:`monitoring.labels` turns the
@@ -41,7 +43,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-#: Table names are ``<prefix>predictions`` and ``<prefix>labels``.
+#: Table names are ``<prefix>predictions``, ``<prefix>labels`` and ``<prefix>windows``.
 DEFAULT_TABLE_PREFIX = "lifecycle_"
 #: A table prefix is written into SQL unquoted, so it must be a plain identifier.
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
@@ -98,8 +100,53 @@ class LogChunk:
     data: bytes | None
 
 
+@dataclass(frozen=True)
+class WindowRecord:
+    """One monitoring window as a dashboard plots it: drift, matured performance, the verdict.
+
+    Built by the monitor from the window's summary and the policy's decision
+    (``pipelines.monitor.window_record``); the field names are the columns of the
+    ``<prefix>windows`` table.
+
+    Attributes:
+        window_id: The window's sortable id (the table's key: a re-run replaces the row).
+        score_drift: The score's drift statistic, meaning what ``score_drift_method`` says (a
+            distance or a p-value); None when it could not be computed.
+        pr_auc: PR-AUC on the window's matured labels; None when too few had matured.
+        reference_pr_auc: The training-time PR-AUC it is compared with, when known.
+        champion_version: The version the window was monitored for.
+        verdict: The retraining policy's verdict; ``reason`` is its sentence.
+    """
+
+    window_id: str
+    window_start: dt.date
+    window_end: dt.date
+    n_rows: int
+    drift_share: float
+    drift_share_threshold: float
+    n_drifted_features: int
+    data_drift_detected: bool
+    score_drift: float | None
+    score_drift_method: str
+    score_drifted: bool
+    n_labelled: int
+    pr_auc: float | None
+    reference_pr_auc: float | None
+    champion_version: str | None
+    verdict: str
+    reason: str
+    trigger: str | None
+
+
+#: The columns of ``<prefix>windows`` the monitor writes (``written_at`` is the database's clock).
+WINDOW_COLUMNS = tuple(f.name for f in fields(WindowRecord))
+
+
 class LogStore(Protocol):
-    """The prediction log and the label log, written by serving and read by monitoring."""
+    """The prediction log and the label log, written by serving and read by monitoring.
+
+    Also where the monitor leaves each window's figures for dashboards (:meth:`record_window`).
+    """
 
     @property
     def location(self) -> str:
@@ -128,6 +175,10 @@ class LogStore(Protocol):
 
     def rows_by_day(self) -> dict[dt.date, int]:
         """Predictions logged per event date."""
+        ...
+
+    def record_window(self, window: WindowRecord) -> None:
+        """Keep one window's figures and verdict for dashboards (a re-run replaces its row)."""
         ...
 
     def close(self) -> None:
@@ -312,6 +363,9 @@ class JsonLinesLogStore:
         """Lines per day file."""
         return json_lines_rows_by_day(self._predictions_dir)
 
+    def record_window(self, window: WindowRecord) -> None:
+        """Nothing: the window's ``summary.json`` on disk is already its record."""
+
     def close(self) -> None:
         """Nothing to release: each append opens and closes its file."""
 
@@ -360,7 +414,8 @@ class PostgresLogStore:
     (the line as JSON). ``<prefix>labels``: ``seq``, ``id``, ``label`` (the raw value as JSON
     text), ``received_at``, ``available_at`` and ``record``. Both have an identity ``seq``
     that keeps the order rows were written in. Tables fit any contract: its columns are in
-    ``record``.
+    ``record``. ``<prefix>windows``: one row per monitoring window, keyed by ``window_id``,
+    the :class:`WindowRecord` columns plus ``written_at`` (when the row was last written).
 
     One connection per store, opened on first use (psycopg is imported then) and reopened
     after a broken one; calls from several threads take turns. Each append is one
@@ -381,6 +436,7 @@ class PostgresLogStore:
         self._contract = contract
         self._predictions = f"{table_prefix}predictions"
         self._labels = f"{table_prefix}labels"
+        self._windows = f"{table_prefix}windows"
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[Any] | None = None
@@ -449,6 +505,22 @@ class PostgresLogStore:
             return len(rows)
 
         return self._run(insert)
+
+    def record_window(self, window: WindowRecord) -> None:
+        """Insert the window's row, or update it when the window was recorded before."""
+        columns = ", ".join(WINDOW_COLUMNS)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in WINDOW_COLUMNS[1:])
+        sql = (
+            f"INSERT INTO {self._windows} ({columns}, written_at) "
+            f"VALUES ({', '.join(['%s'] * len(WINDOW_COLUMNS))}, now()) "
+            f"ON CONFLICT (window_id) DO UPDATE SET {updates}, written_at = EXCLUDED.written_at"
+        )
+        row = astuple(window)
+
+        def upsert(connection: psycopg.Connection[Any]) -> None:
+            connection.execute(sql, row)
+
+        self._run(upsert)
 
     def prediction_days(self, start: dt.date, end: dt.date) -> Iterator[LogChunk]:
         """Each day's rows in write order, one query a day (a day is held at a time)."""
@@ -562,8 +634,8 @@ class PostgresLogStore:
             connection.execute(statement)
 
     def _schema(self) -> list[str]:
-        """``CREATE ... IF NOT EXISTS`` of both tables and their indexes."""
-        predictions, labels = self._predictions, self._labels
+        """``CREATE ... IF NOT EXISTS`` of the three tables and their indexes."""
+        predictions, labels, windows = self._predictions, self._labels, self._windows
         return [
             f"CREATE TABLE IF NOT EXISTS {predictions} ("
             "seq bigint GENERATED ALWAYS AS IDENTITY, "
@@ -580,6 +652,17 @@ class PostgresLogStore:
             "label text NOT NULL, received_at timestamp NOT NULL, available_at timestamp, "
             "record json NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {labels}_id ON {labels} (id, received_at, seq)",
+            f"CREATE TABLE IF NOT EXISTS {windows} ("
+            "window_id text PRIMARY KEY, window_start date NOT NULL, window_end date NOT NULL, "
+            "n_rows integer NOT NULL, drift_share double precision NOT NULL, "
+            "drift_share_threshold double precision NOT NULL, "
+            "n_drifted_features integer NOT NULL, data_drift_detected boolean NOT NULL, "
+            "score_drift double precision, score_drift_method text NOT NULL, "
+            "score_drifted boolean NOT NULL, n_labelled integer NOT NULL, "
+            "pr_auc double precision, reference_pr_auc double precision, "
+            "champion_version text, verdict text NOT NULL, reason text NOT NULL, trigger text, "
+            "written_at timestamptz NOT NULL DEFAULT now())",
+            f"CREATE INDEX IF NOT EXISTS {windows}_end ON {windows} (window_end)",
         ]
 
 

@@ -4,18 +4,21 @@
 catch and more: every service of deploy/compose.yaml has an image or a build and a healthcheck
 (or is a one-shot job), every command names a `lifecycle` command or a tool that exists with the
 options it is given, no secret is written down, every variable is documented in
-deploy/.env.example, the Grafana dashboard queries only metrics the serving API exports, the
-database init script works on a real PostgreSQL, and the Dockerfile passes hadolint and runs as
-a numeric non-root user.
+deploy/.env.example, the Grafana dashboard queries only metrics the serving API exports and
+tables and columns the log store creates (its SQL panels run on a real PostgreSQL as Grafana's
+read-only role), the database init script works on a real PostgreSQL, and the Dockerfile passes
+hadolint and runs as a numeric non-root user.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,12 @@ import pytest
 import typer
 import yaml
 
+from features.contract import load_contract
 from pipelines.cli import app
-from pipelines.settings import REPO_ROOT, unknown_variables
+from pipelines.settings import DEFAULT_CONTRACT, REPO_ROOT, unknown_variables
+from serving.log_store import PostgresLogStore, WindowRecord
 from serving.metrics import ServingMetrics
-from tests.postgres import postgres_unavailable, running_postgres
+from tests.postgres import PostgresServer, postgres_unavailable, running_postgres
 
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
@@ -53,6 +58,14 @@ IMAGE_TOOLS = {"mlflow", "prefect", "evidently", "python"}
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 VARIABLE_NAMES = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|API_KEY|TOKEN", re.IGNORECASE)
+#: Grafana's type for its core PostgreSQL datasource (Grafana 10.3+; ``postgres`` is the alias).
+POSTGRES_DATASOURCE = "grafana-postgresql-datasource"
+#: Grafana's SQL macros the panels use, as Grafana expands them (a fixed, wide time range).
+GRAFANA_MACROS = {
+    r"\$__timeFilter\(([^()]+)\)": r"\1 BETWEEN '2000-01-01T00:00:00Z' AND '2100-01-01T00:00:00Z'",
+    r"\$__timeFrom\(\)": "'2000-01-01T00:00:00Z'",
+    r"\$__timeTo\(\)": "'2100-01-01T00:00:00Z'",
+}
 
 
 @cache
@@ -347,12 +360,21 @@ def exported_series() -> dict[str, set[str]]:
     return series
 
 
+def dashboard_panels() -> list[dict[str, Any]]:
+    """Every panel of every provisioned dashboard (rows included)."""
+    panels = []
+    for path in sorted((GRAFANA / "dashboards").glob("*.json")):
+        panels += json.loads(path.read_text(encoding="utf-8"))["panels"]
+    return panels
+
+
 def dashboard_queries() -> list[str]:
+    """The PromQL of the Prometheus panels and variables."""
     queries = []
+    for panel in dashboard_panels():
+        queries += [target["expr"] for target in panel.get("targets", []) if "expr" in target]
     for path in sorted((GRAFANA / "dashboards").glob("*.json")):
         board = json.loads(path.read_text(encoding="utf-8"))
-        for panel in board["panels"]:
-            queries += [target["expr"] for target in panel.get("targets", [])]
         for variable in board.get("templating", {}).get("list", []):
             queries.append(variable["definition"])
     return queries
@@ -388,14 +410,37 @@ def test_the_dashboard_queries_only_metrics_the_api_exports() -> None:
         assert wanted in used, wanted
 
 
-def test_grafana_is_provisioned_with_the_datasource_the_dashboard_uses() -> None:
-    sources = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yaml").read_text())
-    (source,) = sources["datasources"]
-    assert source["url"] == "http://prometheus:9090"
-    for path in (GRAFANA / "dashboards").glob("*.json"):
-        board = json.loads(path.read_text(encoding="utf-8"))
-        uids = {p["datasource"]["uid"] for p in board["panels"]}
-        assert uids == {source["uid"]}, path.name
+def datasources() -> dict[str, dict[str, Any]]:
+    """Every provisioned Grafana datasource, by uid."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted((GRAFANA / "provisioning/datasources").glob("*.yaml")):
+        for source in yaml.safe_load(path.read_text(encoding="utf-8"))["datasources"]:
+            assert source["uid"] not in found, f"{path.name}: uid {source['uid']} twice"
+            found[source["uid"]] = source
+    return found
+
+
+def sql_panels() -> list[dict[str, Any]]:
+    return [
+        p for p in dashboard_panels() if p.get("datasource", {}).get("uid") == "lifecycle-postgres"
+    ]
+
+
+def test_grafana_is_provisioned_with_the_datasources_the_dashboard_uses() -> None:
+    sources = datasources()
+    assert sources["prometheus"]["url"] == "http://prometheus:9090"
+    assert [uid for uid, s in sources.items() if s.get("isDefault")] == ["prometheus"]
+    used = set()
+    for panel in dashboard_panels():
+        if panel["type"] == "row":
+            continue
+        wanted = panel["datasource"]
+        assert wanted["uid"] in sources, panel["title"]
+        assert wanted["type"] == sources[wanted["uid"]]["type"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == wanted, panel["title"]
+        used.add(wanted["uid"])
+    assert used == set(sources), "every datasource is used, every panel's is provisioned"
     providers = yaml.safe_load((GRAFANA / "provisioning/dashboards/lifecycle.yaml").read_text())
     mounts = services()["grafana"]["volumes"]
     folder = providers["providers"][0]["options"]["path"]
@@ -460,48 +505,147 @@ def test_the_builder_uses_the_makefiles_uv_and_the_lock() -> None:
     assert all("--frozen" in s and "--no-dev" in s for s in syncs), syncs
 
 
-@pytest.mark.skipif(postgres_unavailable() is not None, reason=str(postgres_unavailable()))
-def test_the_init_script_creates_one_private_database_per_client() -> None:
+def test_the_init_script_creates_one_private_database_per_client(
+    initialised: PostgresServer,
+) -> None:
     import psycopg
 
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed (Debian: postgresql-client)")
     # The image executes an executable init file and sources any other, in its own shell.
     assert os.access(INIT_SCRIPT, os.X_OK), "chmod +x deploy/postgres/init-databases.sh"
+    server = initialised
+    with psycopg.connect(server.url()) as connection:
+        owners = dict(
+            connection.execute(
+                "SELECT datname, pg_get_userbyid(datdba) FROM pg_database"
+                " WHERE datname IN ('mlflow', 'prefect', 'lifecycle')"
+            ).fetchall()
+        )
+    assert owners == {"mlflow": "mlflow", "prefect": "prefect", "lifecycle": "lifecycle"}
+    with psycopg.connect(server.url("prefect")) as connection:
+        extensions = {row[0] for row in connection.execute("SELECT extname FROM pg_extension")}
+    assert "pg_trgm" in extensions, "Prefect's migrations need pg_trgm"
+    own = f"postgresql://lifecycle@127.0.0.1:{server.port}/lifecycle"
+    with psycopg.connect(own) as connection:
+        connection.execute("CREATE TABLE probe (id int)")
+    other = f"postgresql://lifecycle@127.0.0.1:{server.port}/mlflow"
+    with pytest.raises(psycopg.OperationalError, match="CONNECT"):
+        psycopg.connect(other)
+
+
+def test_the_lifecycle_datasource_is_read_only_and_its_secret_comes_from_the_env_file() -> None:
+    source = datasources()["lifecycle-postgres"]
+    assert source["type"] == POSTGRES_DATASOURCE
+    postgres = services()["postgres"]
+    assert source["url"] == f"postgres:{postgres['ports'][0].rsplit(':', 1)[1]}"
+    assert source["jsonData"]["database"] == "lifecycle"
+    assert source["user"] == "grafana", "the read-only role of deploy/postgres/init-databases.sh"
+    assert "password" not in source, "a password belongs in secureJsonData"
+    # Grafana fills ${NAME} from its environment; compose fills that from deploy/.env.
+    (name,) = VARIABLE_NAMES.findall(source["secureJsonData"]["password"])
+    for service in ("grafana", "postgres"):
+        assert environment(services()[service])[name] == f"${{{name}:?set {name} in deploy/.env}}"
+    assert re.search(rf"^{name}=$", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M)
+    assert f'"${{{name}:?' in INIT_SCRIPT.read_text(encoding="utf-8")
+    assert "postgres" in services()["grafana"]["depends_on"]
+    titles = " ".join(p["title"] for p in sql_panels())
+    for wanted in ("Drift share", "PR-AUC", "verdict"):
+        assert wanted in titles, f"no panel on {wanted}: {titles}"
+
+
+def expand_macros(sql: str) -> str:
+    """A panel's SQL as Grafana sends it (its macros expanded to a fixed time range)."""
+    for macro, expansion in GRAFANA_MACROS.items():
+        sql = re.sub(macro, expansion, sql)
+    assert "$" not in sql, f"a Grafana macro or variable the test does not know: {sql}"
+    return sql
+
+
+def init_databases(server: PostgresServer) -> None:
+    """Run deploy/postgres/init-databases.sh as the image would, passwords with quotes in."""
     env_names = set(environment(services()["postgres"])) - {"POSTGRES_USER", "POSTGRES_PASSWORD"}
     # Quotes and a backslash: the script passes them as psql variables, never as SQL text.
     passwords = {name: f"p'w\"{i}\\x" for i, name in enumerate(sorted(env_names))}
+    environ = {
+        **os.environ,
+        **passwords,
+        "POSTGRES_USER": server.user,
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(server.port),
+    }
+    done = subprocess.run(
+        ["bash", str(INIT_SCRIPT)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def initialised() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL after the init script ran (auth is trust: any password works)."""
+    reason = postgres_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed (Debian: postgresql-client)")
     with running_postgres() as server:
-        environ = {
-            **os.environ,
-            **passwords,
-            "POSTGRES_USER": server.user,
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(server.port),
-        }
-        done = subprocess.run(
-            ["bash", str(INIT_SCRIPT)],
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        init_databases(server)
+        yield server
+
+
+def test_every_sql_panel_runs_on_the_store_schema_as_grafana(initialised: PostgresServer) -> None:
+    import psycopg
+
+    port = initialised.port
+    # The monitor writes as the lifecycle role (its store creates the tables on first use).
+    store = PostgresLogStore(
+        f"postgresql://lifecycle@127.0.0.1:{port}/lifecycle", load_contract(DEFAULT_CONTRACT)
+    )
+    store.record_window(
+        WindowRecord(
+            window_id="2026-03-01",
+            window_start=dt.date(2026, 3, 1),
+            window_end=dt.date(2026, 3, 1),
+            n_rows=1500,
+            drift_share=0.4,
+            drift_share_threshold=0.3,
+            n_drifted_features=4,
+            data_drift_detected=True,
+            score_drift=0.12,
+            score_drift_method="Wasserstein distance (normed)",
+            score_drifted=True,
+            n_labelled=800,
+            pr_auc=0.55,
+            reference_pr_auc=0.6,
+            champion_version="3",
+            verdict="retrain",
+            reason="drift share 0.40 >= 0.30",
+            trigger="drift",
         )
-        assert done.returncode == 0, done.stderr
-        with psycopg.connect(server.url()) as connection:
-            owners = dict(
-                connection.execute(
-                    "SELECT datname, pg_get_userbyid(datdba) FROM pg_database"
-                    " WHERE datname IN ('mlflow', 'prefect', 'lifecycle')"
-                ).fetchall()
-            )
-        assert owners == {"mlflow": "mlflow", "prefect": "prefect", "lifecycle": "lifecycle"}
-        with psycopg.connect(server.url("prefect")) as connection:
-            extensions = {row[0] for row in connection.execute("SELECT extname FROM pg_extension")}
-        assert "pg_trgm" in extensions, "Prefect's migrations need pg_trgm"
-        own = f"postgresql://lifecycle@127.0.0.1:{server.port}/lifecycle"
-        with psycopg.connect(own) as connection:
-            connection.execute("CREATE TABLE probe (id int)")
-        other = f"postgresql://lifecycle@127.0.0.1:{server.port}/mlflow"
-        with pytest.raises(psycopg.OperationalError, match="CONNECT"):
-            psycopg.connect(other)
+    )
+    store.close()
+    panels = sql_panels()
+    assert len(panels) >= 3, [p["title"] for p in panels]
+    grafana = f"postgresql://grafana@127.0.0.1:{port}/lifecycle"
+    with psycopg.connect(grafana, autocommit=True) as connection:
+        for panel in panels:
+            (target,) = panel["targets"]
+            cursor = connection.execute(expand_macros(target["rawSql"]))
+            rows = cursor.fetchall()
+            columns = [c.name for c in cursor.description or []]
+            assert len(rows) == 1, (panel["title"], rows)
+            if target["format"] == "time_series":
+                assert columns[0] == "time", panel["title"]
+                assert all(isinstance(v, float) for v in rows[0][1:]), (panel["title"], rows)
+            for override in panel["fieldConfig"]["overrides"]:
+                assert override["matcher"]["options"] in columns, (panel["title"], override)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            connection.execute("DELETE FROM lifecycle_windows")
+        connection.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute("DELETE FROM lifecycle_windows")
+    with pytest.raises(psycopg.OperationalError, match="CONNECT"):
+        psycopg.connect(f"postgresql://grafana@127.0.0.1:{port}/mlflow")

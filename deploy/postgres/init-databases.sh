@@ -2,6 +2,7 @@
 # Creates one database and one login role per client of the shared PostgreSQL: MLflow's tracking
 # store, Prefect's server, and the project's prediction/label log. Separate roles, so a leaked
 # serving credential cannot touch the model registry and `pg_dump` can back each one up alone.
+# Then a read-only role for Grafana's dashboards on the project's database.
 #
 # The official image runs the files of /docker-entrypoint-initdb.d once, when the data volume is
 # empty, as the superuser, against a server that listens on its socket only; the passwords come
@@ -14,6 +15,7 @@ set -euo pipefail
 : "${DB_PASSWORD_MLFLOW:?set DB_PASSWORD_MLFLOW}"
 : "${DB_PASSWORD_PREFECT:?set DB_PASSWORD_PREFECT}"
 : "${DB_PASSWORD_LIFECYCLE:?set DB_PASSWORD_LIFECYCLE}"
+: "${DB_PASSWORD_GRAFANA:?set DB_PASSWORD_GRAFANA}"
 
 admin_psql() {
   psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" "$@"
@@ -37,3 +39,16 @@ create_database lifecycle "$DB_PASSWORD_LIFECYCLE"
 # Prefect's migrations need pg_trgm. It is a trusted extension (the owner could create it), but
 # creating it here as the superuser keeps the server's first start independent of that detail.
 admin_psql --dbname prefect --command 'CREATE EXTENSION IF NOT EXISTS pg_trgm;'
+
+# Grafana reads the monitoring windows (and may read the logs) of the lifecycle database, and
+# nothing else: it may connect there only, and SELECT the tables the lifecycle role creates
+# (default privileges: the serving API and the monitor create them later, on first use).
+# Grafana runs whatever SQL a dashboard editor types, so the role owns nothing and may not
+# write; its sessions also start read-only.
+admin_psql --dbname lifecycle --set=password="$DB_PASSWORD_GRAFANA" <<'SQL'
+CREATE ROLE grafana LOGIN PASSWORD :'password';
+ALTER ROLE grafana SET default_transaction_read_only = on;
+GRANT CONNECT ON DATABASE lifecycle TO grafana;
+GRANT USAGE ON SCHEMA public TO grafana;
+ALTER DEFAULT PRIVILEGES FOR ROLE lifecycle IN SCHEMA public GRANT SELECT ON TABLES TO grafana;
+SQL

@@ -26,18 +26,23 @@ from monitoring.labels import (
     read_prediction_log,
     scored_ids,
 )
+from monitoring.policy import RetrainDecision, Verdict
 from pipelines.labels import append_label_file
+from pipelines.monitor import record_window, window_record
 from pipelines.serve import log_store
 from pipelines.settings import load_settings
 from serving.app import create_app
 from serving.log_store import (
+    DEFAULT_TABLE_PREFIX,
     JsonLinesLogStore,
     LogStore,
     LogStoreError,
     PostgresLogStore,
+    WindowRecord,
     redacted_url,
 )
 from serving.prediction_log import PredictionLogWriter, ScoredBatch, label_records
+from tests.monitoring.summaries import performance, window
 from tests.postgres import PostgresServer, free_port, postgres_unavailable, running_postgres
 from tests.serving.conftest import ConstantModel, FakeSource, make_config, synthetic_frame
 from tests.serving.conftest import valid_item as base_item
@@ -393,3 +398,56 @@ def test_a_label_file_goes_to_the_database_of_the_settings(
     assert len(read_labels(store, contract).frame) == 3
     assert not settings.paths.labels.exists(), "nothing under the home"
     store.close()
+
+
+def recorded(champion: str, verdict: Verdict, index: int, drop: float | None) -> WindowRecord:
+    """The row the monitor writes for window ``index`` (from ``START``) with this verdict."""
+    summary = window(index, 0.1 * index, None if drop is None else performance(drop))
+    decision = RetrainDecision(
+        verdict=verdict,
+        reason=f"{verdict} on window {index}",
+        trigger="drift" if verdict == "retrain" else None,
+        numbers={},
+        in_cooldown=False,
+        window_id=summary.window_id,
+    )
+    return window_record(summary, decision, champion)
+
+
+def window_rows(url: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT window_id, window_end, drift_share, drift_share_threshold, pr_auc, "
+            "reference_pr_auc, champion_version, verdict, reason, trigger, written_at "
+            f"FROM {DEFAULT_TABLE_PREFIX}windows ORDER BY window_id"
+        ).fetchall()
+
+
+def test_the_monitor_keeps_one_row_per_window_and_a_rerun_updates_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: PostgresServer
+) -> None:
+    for key in [k for k in os.environ if k.startswith("LIFECYCLE_")]:
+        monkeypatch.delenv(key)
+    url = postgres.create_database(f"windows_{uuid.uuid4().hex[:8]}")
+    settings = load_settings(home=tmp_path / "home", log_database_url=url)
+    from features.contract import load_contract
+
+    contract = load_contract(settings.contract)
+    for index in range(3):  # the monitor's own task, without a Prefect run around it
+        record_window.fn(settings, contract, recorded("1", "hold", index, 0.05))
+    first = window_rows(url)
+    assert [row[0] for row in first] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert first[1][1:8] == (dt.date(2026, 3, 2), 0.1, 0.3, 0.6 - 0.05, 0.6, "1", "hold")
+    # Window 2 monitored again for another champion: too few labels now, and a retrain.
+    record_window.fn(settings, contract, recorded("2", "retrain", 1, None))
+    again = window_rows(url)
+    assert len(again) == 3, "a re-run updates its row"
+    assert again[1][4:10] == (None, None, "2", "retrain", "retrain on window 1", "drift")
+    assert again[1][10] > first[1][10], "written_at is the last write"
+    assert (again[0], again[2]) == (first[0], first[2]), "other windows untouched"
+
+
+def test_the_files_store_records_no_window(tmp_path: Path, contract: DatasetContract) -> None:
+    store = JsonLinesLogStore(tmp_path / "predictions", tmp_path / "labels", contract)
+    store.record_window(recorded("1", "hold", 0, 0.05))
+    assert list(tmp_path.iterdir()) == [], "the summaries on disk are the record"
