@@ -95,8 +95,20 @@ def local_api(prefect_home: Path, environ: Mapping[str, str] = os.environ) -> It
         os.environ[API_URL_VARIABLE] = url
         yield url
     finally:
+        _send_queued_logs()
         os.environ.pop(API_URL_VARIABLE, None)
         _stop(process)
+
+
+def _send_queued_logs(timeout: float = 5.0) -> None:
+    """Send the run logs still queued for the API before it stops.
+
+    Prefect ships logs from a background worker; once the server is gone, each queued batch
+    would print "Error logging to API" after a command that succeeded.
+    """
+    handlers = sys.modules.get("prefect.logging.handlers")
+    if handlers is not None:
+        handlers.APILogWorker.drain_all(timeout=timeout)
 
 
 def _startup_seconds(environ: Mapping[str, str]) -> float:
