@@ -38,6 +38,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Final, cast
 
 import anyio.to_thread
@@ -614,17 +615,30 @@ def prediction_answers(
     ]
 
 
-#: Where the Swagger UI files (from the locked ``swagger-ui-bundle`` package) are served.
+#: Where the Swagger UI files (from the locked ``swagger-ui-py`` package) are served.
 DOCS_ASSETS: Final = "/docs-assets"
+
+
+def swagger_ui_files() -> Path:
+    """The Swagger UI 5 files of the locked ``swagger-ui-py`` package (it reads OpenAPI 3.1).
+
+    Found without importing the package, whose ``__init__`` loads adapters for other web
+    frameworks.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is not installed: run `make setup`")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def _serve_offline_docs(app: FastAPI) -> None:
     """``GET /docs``: Swagger UI for the app's OpenAPI, with every asset served locally."""
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_files())), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
