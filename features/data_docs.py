@@ -6,14 +6,24 @@ self-contained file: the CSS and JS that a pinned PyPI package provides (XStatic
 jQuery; GX's own default styles) are inlined, every other remote script or stylesheet is
 dropped, remote images become their alt text, and a note at the end of the page says what is
 not shown offline. Links in ``<a>`` tags (to GX's docs) are kept: they load nothing.
+
+`offline_site` does the same for every page of a GX site (e.g. ``local_site``) in place, but
+links the local files from one vendor folder of the site instead of copying them into each page;
+`offline_docs_sites` finds the local sites of a data context. A small script stands in for
+bootstrap-table on every page, so the site's index (a table GX fills from JavaScript) lists each
+validation run with a link to its page.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import shutil
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import great_expectations
 
@@ -32,6 +42,10 @@ _GX_STYLES: Final = (
 
 #: The mark left in a rewritten page, so a second pass changes nothing.
 OFFLINE_MARK: Final = "<!-- data docs: offline copy -->"
+#: The mark of a site page that links the site's vendor folder (see `offline_site`).
+SITE_MARK: Final = "<!-- data docs: offline site page -->"
+#: The site's folder of local assets, relative to the site root.
+VENDOR_FOLDER: Final = "static/offline"
 
 #: Remote assets with a local copy, by a pattern of their URL: (kind, file).
 _LOCAL: Final[tuple[tuple[re.Pattern[str], str, Path], ...]] = (
@@ -40,6 +54,41 @@ _LOCAL: Final[tuple[tuple[re.Pattern[str], str, Path], ...]] = (
     (re.compile(r"bootstrap(?:\.min)?\.js$"), "script", _BOOTSTRAP / "js/bootstrap.bundle.min.js"),
     (re.compile(r"jquery-3[\d.]*(?:\.min)?\.js$"), "script", _JQUERY / "jquery.min.js"),
 )
+
+#: A site page's link to a vendor file: the file's name, to inline it in a single-file copy.
+_VENDOR_ATTR: Final = re.compile(r"""\bdata-offline-asset\s*=\s*["']([^"']+)["']""", re.I)
+#: A remote image in CSS (GX's footer logo): replaced by ``none``.
+_CSS_URL: Final = re.compile(r"""url\(\s*(["']?)https?://[^)"']*\1\s*\)""", re.I)
+
+#: Stands in for bootstrap-table, the datepicker and vega-embed, whose files no package has:
+#: called with options, ``bootstrapTable`` draws ``options.data`` as a plain table (cells are
+#: GX's own HTML) with a link to each row's page; its method calls and the others do nothing.
+_STAND_IN: Final = """(function ($) {
+  if (!$) { return; }
+  function text(value) { return $("<div>").text(value == null ? "" : String(value)).html(); }
+  if (!$.fn.bootstrapTable) {
+    $.fn.bootstrapTable = function (options) {
+      if (!options || typeof options !== "object") { return this; }
+      var columns = options.columns || [], rows = options.data || [];
+      var head = columns.map(function (c) { return "<th>" + text(c.title || c.field) + "</th>"; });
+      var body = rows.map(function (row) {
+        var cells = columns.map(function (c) {
+          return "<td>" + (row[c.field] == null ? "" : String(row[c.field])) + "</td>";
+        });
+        var link = row._table_row_link_path;
+        cells.push(link ? '<td><a href="' + text(link) + '">open</a></td>' : "<td></td>");
+        return "<tr>" + cells.join("") + "</tr>";
+      });
+      return this.each(function () {
+        $(this).addClass("table table-sm").html(
+          "<thead><tr>" + head.join("") + "<th>page</th></tr></thead><tbody>" +
+          body.join("") + "</tbody>");
+      });
+    };
+  }
+  if (!$.fn.datepicker) { $.fn.datepicker = function () { return this; }; }
+  if (!window.vegaEmbed) { window.vegaEmbed = function () { return Promise.resolve(); }; }
+})(window.jQuery);"""
 
 _TAG: Final = re.compile(
     r"<(?P<tag>script|link|img)\b(?P<attrs>[^>]*?)/?>(?:\s*</script>)?", re.IGNORECASE
@@ -63,6 +112,13 @@ def _local_asset(url: str) -> tuple[str, Path] | None:
     return None
 
 
+def _vendor_files() -> dict[str, tuple[str, Path]]:
+    """Every local asset by its file name in the vendor folder: (kind, source file)."""
+    files = {file.name: (kind, file) for _, kind, file in _LOCAL}
+    files[_GX_STYLES.name] = ("style", _GX_STYLES)
+    return files
+
+
 def _inline(kind: str, text: str) -> str:
     if kind == "style":
         return f"<style>\n{text}\n</style>"
@@ -70,37 +126,131 @@ def _inline(kind: str, text: str) -> str:
     return "<script>\n" + text.replace("</script", "<\\/script") + "\n</script>"
 
 
-def offline_page(page: str) -> str:
+def _reference(kind: str, file: Path, vendor: str) -> str:
+    """A tag loading ``file`` from the vendor folder at the relative URL ``vendor``."""
+    url = f"{vendor}/{file.name}"
+    marker = f'data-offline-asset="{file.name}"'
+    if kind == "style":
+        return f'<link rel="stylesheet" href="{url}" {marker}>'
+    return f'<script src="{url}" {marker}></script>'
+
+
+def _asset(kind: str, file: Path, vendor: str | None) -> str:
+    """The asset inlined (single file) or referenced from the vendor folder (site page)."""
+    if vendor is None:
+        tag = _inline(kind, file.read_text(encoding="utf-8"))
+    else:
+        tag = _reference(kind, file, vendor)
+    if file == _JQUERY / "jquery.min.js":
+        tag += "\n" + _inline("script", _STAND_IN)
+    return tag
+
+
+def offline_page(page: str, vendor: str | None = None) -> str:
     """The page with no remote script, stylesheet or image left (see the module docstring).
 
-    Idempotent: a page already rewritten is returned unchanged.
+    ``vendor`` is the relative URL from the page to the site's vendor folder: given, the local
+    assets are linked from there (a site page); else they are inlined (a single file, which a
+    site page can also be turned into). Idempotent: a page already rewritten the same way is
+    returned unchanged.
     """
-    if OFFLINE_MARK in page:
+    mark = OFFLINE_MARK if vendor is None else SITE_MARK
+    if mark in page or (vendor is not None and OFFLINE_MARK in page):
         return page
     inlined: set[Path] = set()
+    vendored = _vendor_files()
 
     def replace(match: re.Match[str]) -> str:
         tag = match.group("tag").lower()
-        if tag == "link" and "stylesheet" not in match.group("attrs").lower():
-            return ""  # an icon (a path beside the GX site, not this copy) or a CDN hint
-        remote = _URL_ATTR.search(match.group("attrs"))
+        attrs = match.group("attrs")
+        own = _VENDOR_ATTR.search(attrs)
+        if own is not None and own.group(1) in vendored:
+            kind, file = vendored[own.group(1)]
+            return (
+                match.group(0)
+                if vendor is not None
+                else _inline(kind, file.read_text(encoding="utf-8"))
+            )
+        if tag == "link" and "stylesheet" not in attrs.lower():
+            # An icon or a CDN hint. GX links the favicon one folder too shallow from run
+            # pages (a missing file, a console error), so no copy keeps it.
+            return ""
+        remote = _URL_ATTR.search(attrs)
         if remote is None:
             return match.group(0)
         if tag == "img":
-            alt = _ALT.search(match.group("attrs"))
+            alt = _ALT.search(attrs)
             return f"<span>{alt.group(1) if alt else ''}</span>"
         local = _local_asset(remote.group(1))
         if local is None or local[1] in inlined:
             return f"<!-- not available offline: {remote.group(1)} -->"
         inlined.add(local[1])
-        return _inline(local[0], local[1].read_text(encoding="utf-8"))
+        return _asset(local[0], local[1], vendor)
 
-    rewritten = _TAG.sub(replace, page)
-    styles = _inline("style", _GX_STYLES.read_text(encoding="utf-8"))
+    rewritten = _CSS_URL.sub("none", _TAG.sub(replace, page))
+    if SITE_MARK not in page:
+        rewritten = _with_styles_and_note(rewritten, vendor)
+    return f"{mark}\n{rewritten}"
+
+
+def _with_styles_and_note(page: str, vendor: str | None) -> str:
+    """GX's default stylesheet before ``</head>``, the offline note before ``</body>``."""
+    styles = _asset("style", _GX_STYLES, vendor)
     note = f'<footer class="container"><p><small>{OFFLINE_NOTE}</small></p></footer>'
-    rewritten = re.sub(r"</head>", lambda _: f"{styles}\n</head>", rewritten, count=1, flags=re.I)
-    if re.search(r"</body>", rewritten, re.I):
-        rewritten = re.sub(r"</body>", lambda _: f"{note}\n</body>", rewritten, count=1, flags=re.I)
-    else:
-        rewritten += note
-    return f"{OFFLINE_MARK}\n{rewritten}"
+    page = re.sub(r"</head>", lambda _: f"{styles}\n</head>", page, count=1, flags=re.I)
+    if re.search(r"</body>", page, re.I):
+        return re.sub(r"</body>", lambda _: f"{note}\n</body>", page, count=1, flags=re.I)
+    return page + note
+
+
+def write_vendor_folder(site: Path) -> Path:
+    """Copy the local assets into the site's vendor folder (only files that differ)."""
+    folder = site / VENDOR_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (_, source) in _vendor_files().items():
+        target = folder / name
+        if not target.is_file() or target.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, target)
+    return folder
+
+
+def offline_site(site: Path) -> list[Path]:
+    """Rewrite every HTML page of a Data Docs site in place to load only files of the site.
+
+    Pages already rewritten are left alone, so this can run after each build (GX rewrites the
+    index and adds the new runs' pages). Returns the pages it rewrote.
+    """
+    folder = write_vendor_folder(site)
+    rewritten: list[Path] = []
+    for path in sorted(site.rglob("*.html")):
+        if folder in path.parents:
+            continue
+        page = path.read_text(encoding="utf-8")
+        vendor = Path(os.path.relpath(folder, path.parent)).as_posix()
+        offline = offline_page(page, vendor)
+        if offline != page:
+            temporary = path.with_name(f".{path.name}.offline")
+            temporary.write_text(offline, encoding="utf-8")
+            temporary.replace(path)
+            rewritten.append(path)
+    return rewritten
+
+
+def local_site_roots(context: Any) -> list[Path]:
+    """The folders of the data context's Data Docs sites that live on the local disk.
+
+    ``context`` is a Great Expectations data context; a site GX has not built yet is skipped.
+    """
+    roots: list[Path] = []
+    for site in context.get_docs_sites_urls():
+        url = str(site.get("site_url") or "")
+        if url.startswith("file://"):
+            index = Path(url2pathname(urlparse(url).path))
+            if index.is_file():
+                roots.append(index.parent)
+    return roots
+
+
+def offline_docs_sites(context: Any) -> list[Path]:
+    """`offline_site` on every local Data Docs site of ``context``; the pages rewritten."""
+    return [page for root in local_site_roots(context) for page in offline_site(root)]

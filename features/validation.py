@@ -54,7 +54,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 
 from features.contract import DatasetContract, format_duration
-from features.data_docs import offline_page
+from features.data_docs import offline_docs_sites, offline_page
 from features.expectations import GUARD_META_KEY, build_suite
 
 #: Name of the validation result file in a quarantine folder.
@@ -636,6 +636,7 @@ def _data_docs_page(
     """
     try:
         context.build_data_docs(resource_identifiers=[identifier])
+        offline_docs_sites(context)
         sites = context.get_docs_sites_urls(resource_identifier=identifier)
     except Exception:
         _log.warning("could not build the Data Docs page of %s", identifier, exc_info=True)
@@ -1094,6 +1095,7 @@ class ValidationGate:
             return
         try:
             self._validator.context.build_data_docs(resource_identifiers=self._passed)
+            offline_docs_sites(self._validator.context)
         except Exception:  # every batch is already filed; a missing page is not worth a crash
             _log.warning(
                 "could not add %d passing runs to Data Docs", len(self._passed), exc_info=True
