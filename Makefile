@@ -70,6 +70,9 @@ bench-detection: setup ## Detection, false alarms, recovery: 6 scenarios x 5 see
 bench-monitoring: setup ## One window of 1,000,000 logged predictions: <= 30 s, <= 2 GB peak RSS
 	$(BIN)/python -m benchmarks.monitoring
 
+bench-scoring: setup ## Batch scoring: `lifecycle score` on Dask (1, 2 workers) vs raw predict_proba, 500,000 rows
+	$(BIN)/python -m benchmarks.scoring
+
 stack-test: setup ## The team stack as local processes: PostgreSQL, MLflow + Prefect servers, worker, serve
 	$(BIN)/pytest -m stack tests/stack -q -s -p no:cacheprovider
 
