@@ -801,7 +801,8 @@ def deploy(
     """Register the project's flows as deployments on the Prefect server at PREFECT_API_URL.
 
     `daily` validates pending batches and monitors the last logged day (a retrain verdict runs
-    training and the gate); `retrain` trains and gates on demand. A worker runs them:
+    training and the gate); `retrain` trains and gates on demand; `score` batch-scores a file
+    or folder (parameters source, output) on Dask. A worker runs them:
     `prefect worker start --pool lifecycle`. Each run takes its settings from the worker's
     environment (LIFECYCLE_HOME, LIFECYCLE_TRACKING_URI, ...), not from this command. Running
     it again updates the deployments in place.

@@ -14,6 +14,7 @@ daily     validate pending batches, then monitor the      every day (``--cron``)
           last logged day; a retrain verdict runs train
           and the promotion gate as subflows
 retrain   train a challenger, then the promotion gate     none: run by hand
+score     batch-score a file or folder on Dask            none: run with parameters
 ========  ==============================================  ==========================
 
 Deployments read the code from this checkout (``flow.from_source`` on its folder), so the worker
@@ -104,6 +105,36 @@ def retrain_flow(cutoff: datetime | None = None) -> dict[str, Any]:
     }
 
 
+@flow(name="score")
+def score_flow(
+    source: str, output: str, version: str | None = None, workers: int = 1
+) -> dict[str, Any]:
+    """Batch-score ``source`` (a Parquet or CSV file or folder) into ``output``.
+
+    The same run as ``lifecycle score``; on the Dask scheduler of ``dask_address`` when set,
+    else a local cluster of ``workers``. Paths are the worker's.
+    """
+    from features.contract import load_contract
+    from pipelines.scoring import run_batch_scoring
+
+    settings = worker_settings()
+    result = run_batch_scoring(
+        settings,
+        load_contract(settings.contract),
+        Path(source),
+        Path(output),
+        version=version,
+        workers=workers,
+    )
+    return {
+        "model_version": result.model.version,
+        "rows_in": result.rows_in,
+        "rows_out": result.rows_out,
+        "rows_rejected": len(result.rejected),
+        "manifest": str(result.manifest),
+    }
+
+
 @dataclass(frozen=True)
 class DeploymentSpec:
     """One deployment: its flow's function name in this module, a schedule, a description."""
@@ -125,6 +156,12 @@ def deployment_specs(daily_cron: str | None = DAILY_CRON) -> list[DeploymentSpec
         ),
         DeploymentSpec(
             "retrain", "retrain_flow", None, "Train a challenger, then run the promotion gate."
+        ),
+        DeploymentSpec(
+            "score",
+            "score_flow",
+            None,
+            "Batch-score a Parquet or CSV file or folder (parameters source, output) on Dask.",
         ),
     ]
 

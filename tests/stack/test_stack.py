@@ -8,7 +8,8 @@ labels over HTTP, then run the ``daily`` deployment through the worker: it monit
 day, its policy retrains, and the gate promotes version 2; the server swaps to it. Then:
 runs and versions are rows in MLflow's PostgreSQL database; every scored row and label is a row
 of the log store's tables (both API workers and the worker's flows share them; no log file is
-written); the Evidently workspace holds the window's snapshot; every flow run is COMPLETED in
+written); the Evidently workspace holds the window's snapshot; the ``score`` deployment
+scores a day's file with version 2 on a Dask cluster the worker's run starts; every flow run is COMPLETED in
 the Prefect API; and no process of the stack is left.
 
 ``make stack-test`` runs it (CI too: ``.ci/run`` installs Debian's PostgreSQL when missing).
@@ -220,7 +221,7 @@ def test_the_loop_runs_on_the_team_stack(stack: dict) -> None:
         _score_days(client, raw, [START + timedelta(days=d) for d in range(ONSET, DAYS)], contract)
 
         started = time.monotonic()
-        ran = _run_daily(env, LAST_DAY)
+        ran = _run_deployment(env, "daily/daily", {"day": f"{LAST_DAY:%Y-%m-%d}"})
         FIGURES["daily deployment through the worker (s)"] = round(time.monotonic() - started, 1)
         assert ran["state"] == "COMPLETED", ran
 
@@ -230,6 +231,18 @@ def test_the_loop_runs_on_the_team_stack(stack: dict) -> None:
                 break
             time.sleep(0.5)
         assert str(client.get("/v1/model").json()["version"]) == "2", ran
+
+    started = time.monotonic()
+    scored = folder / "scored"
+    batch = raw / f"{LAST_DAY:%Y-%m-%d}.parquet"
+    ran = _run_deployment(env, "score/score", {"source": str(batch), "output": str(scored)})
+    FIGURES["score deployment on Dask through the worker (s)"] = round(
+        time.monotonic() - started, 1
+    )
+    assert ran["state"] == "COMPLETED", ran
+    manifest = json.loads((scored / "manifest.json").read_text())
+    assert manifest["rows_out"] == ROWS_PER_DAY
+    assert manifest["model_version"] == "2"
 
     import psycopg
 
@@ -259,14 +272,14 @@ def test_the_loop_runs_on_the_team_stack(stack: dict) -> None:
     FIGURES["stack wall time (s)"] = round(time.monotonic() - stack["started"], 1)
 
 
-def _run_daily(env: dict[str, str], day: date) -> dict:
-    """Create a run of the daily deployment and wait for a final state through the API."""
+def _run_deployment(env: dict[str, str], name: str, parameters: dict[str, str]) -> dict:
+    """Create a run of deployment ``flow/deployment`` and wait for a final state via the API."""
     api = env["PREFECT_API_URL"]
-    deployment = httpx.get(f"{api}/deployments/name/daily/daily", timeout=30)
+    deployment = httpx.get(f"{api}/deployments/name/{name}", timeout=30)
     deployment.raise_for_status()
     created = httpx.post(
         f"{api}/deployments/{deployment.json()['id']}/create_flow_run",
-        json={"parameters": {"day": f"{day:%Y-%m-%d}"}},
+        json={"parameters": parameters},
         timeout=30,
     )
     created.raise_for_status()
