@@ -56,8 +56,11 @@ unit: setup ## pytest without the end-to-end tests
 e2e: setup ## only the end-to-end tests (real flows, MLflow store, uvicorn)
 	$(BIN)/pytest -m e2e
 
-test: lint typecheck ## ruff, mypy and the whole pytest suite
-	$(BIN)/pytest
+# pytest-xdist workers: each test module stays whole on one worker (tests/conftest.py), so its
+# fixtures are built once; TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+test: lint typecheck ## ruff, mypy and the whole pytest suite (on TEST_WORKERS processes)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup ## Serving benchmark: this API vs `mlflow models serve`
 	$(BIN)/python -m benchmarks.serving
