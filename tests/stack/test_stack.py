@@ -9,8 +9,8 @@ day, its policy retrains, and the gate promotes version 2; the server swaps to i
 runs and versions are rows in MLflow's PostgreSQL database; every scored row and label is a row
 of the log store's tables (both API workers and the worker's flows share them; no log file is
 written); the Evidently workspace holds the window's snapshot; the ``score`` deployment
-scores a day's file with version 2 on a Dask cluster the worker's run starts; every flow run is COMPLETED in
-the Prefect API; and no process of the stack is left.
+scores a day's file with version 2 on a Dask cluster the worker's run starts; every flow run
+is COMPLETED in the Prefect API; and no process of the stack is left.
 
 ``make stack-test`` runs it (CI too: ``.ci/run`` installs Debian's PostgreSQL when missing).
 Without PostgreSQL, it is skipped with the reason.
