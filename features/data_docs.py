@@ -3,23 +3,30 @@
 GX pages load Bootstrap, jQuery, Font Awesome, bootstrap-table and vega from CDNs and their
 logo from S3, so offline they show unstyled. `offline_page` rewrites one page into a single
 self-contained file: the CSS and JS that a pinned PyPI package provides (XStatic Bootstrap 4,
-jQuery; GX's own default styles) are inlined, every other remote script or stylesheet is
-dropped, remote images become their alt text, and a note at the end of the page says what is
-not shown offline. Links in ``<a>`` tags (to GX's docs) are kept: they load nothing.
+jQuery, Font Awesome 6; GX's own default styles) are inlined, every other remote script or
+stylesheet is dropped, remote images become their alt text, and a note at the end of the page
+says what is not shown offline. Links in ``<a>`` tags (to GX's docs) are kept: they load nothing.
 
 `offline_site` does the same for every page of a GX site (e.g. ``local_site``) in place, but
 links the local files from one vendor folder of the site instead of copying them into each page;
 `offline_docs_sites` finds the local sites of a data context. A small script stands in for
 bootstrap-table on every page, so the site's index (a table GX fills from JavaScript) lists each
 validation run with a link to its page.
+
+Font Awesome draws GX's pass/fail icons (``fas fa-check-circle``, ``fas fa-times``: FA5 names,
+which FA6's stylesheet keeps as aliases). A single file gets only the icon rules and the font
+faces its classes use, the font as a ``data:`` URL (the solid face: about 200 KB); a site's
+vendor folder gets the whole stylesheet and the solid and regular fonts beside it. GX's
+"Failed Only" filter is a script of the page itself (``hideSucceededValidations``, jQuery), so
+it works offline once jQuery does.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlparse
@@ -35,6 +42,22 @@ def _xstatic_dir(name: str) -> Path:
 
 _BOOTSTRAP: Final = _xstatic_dir("bootstrap")
 _JQUERY: Final = _xstatic_dir("jquery")
+_FONT_AWESOME: Final = _xstatic_dir("font_awesome")
+#: FA6's core and icon rules; its vendor copy and inlined form also carry the font faces.
+_FA_CSS: Final = _FONT_AWESOME / "css/fontawesome.min.css"
+#: The font faces: (stylesheet declaring it, its woff2 font, the classes that use it).
+_FA_FACES: Final = (
+    (
+        _FONT_AWESOME / "css/solid.min.css",
+        _FONT_AWESOME / "webfonts/fa-solid-900.woff2",
+        frozenset({"fa", "fas", "fa-solid"}),
+    ),
+    (
+        _FONT_AWESOME / "css/regular.min.css",
+        _FONT_AWESOME / "webfonts/fa-regular-400.woff2",
+        frozenset({"far", "fa-regular"}),
+    ),
+)
 _GX_STYLES: Final = (
     Path(great_expectations.__file__).parent
     / "render/view/static/styles/data_docs_default_styles.css"
@@ -53,6 +76,8 @@ _LOCAL: Final[tuple[tuple[re.Pattern[str], str, Path], ...]] = (
     # The bundle carries Popper, so the separate popper.js reference is not needed.
     (re.compile(r"bootstrap(?:\.min)?\.js$"), "script", _BOOTSTRAP / "js/bootstrap.bundle.min.js"),
     (re.compile(r"jquery-3[\d.]*(?:\.min)?\.js$"), "script", _JQUERY / "jquery.min.js"),
+    # GX links cdnjs' font-awesome/6.x/css/all.min.css; a kit's fontawesome/.../all.css too.
+    (re.compile(r"font-?awesome.*\.css$", re.I), "style", _FA_CSS),
 )
 
 #: A site page's link to a vendor file: the file's name, to inline it in a single-file copy.
@@ -95,13 +120,29 @@ _TAG: Final = re.compile(
 )
 _URL_ATTR: Final = re.compile(r"""\b(?:src|href)\s*=\s*["'](https?://[^"']+)["']""", re.I)
 _ALT: Final = re.compile(r"""\balt\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_CLASS_ATTR: Final = re.compile(r"""\bclass\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+#: One icon rule of FA's stylesheet: its selectors (``.fa-times:before,.fa-xmark:before``).
+_FA_ICON_RULE: Final = re.compile(r"""(?<=\})((?:\.fa-[\w-]+:{1,2}before,?)+)\{content:"[^"]*"\}""")
+_FA_ICON_NAME: Final = re.compile(r"\.(fa-[\w-]+):")
+_CSS_COMMENT: Final = re.compile(r"/\*.*?\*/", re.S)
+_CSS_SRC: Final = re.compile(r"src:[^;}]+")
 
 #: What the offline copy does not show, stated at the end of the page.
+_NOT_SHOWN: Final = (
+    "charts (vega), the sortable and filterable tables (bootstrap-table), the date picker "
+    "and the Great Expectations logo;"
+)
 OFFLINE_NOTE: Final = (
     "Offline copy: styles and scripts are inlined from local packages. Not shown offline: "
-    "charts (vega), the sortable and filterable tables (bootstrap-table), the date picker, "
-    "icons (Font Awesome) and the Great Expectations logo; the tables and text are complete."
+    f"{_NOT_SHOWN} the tables and text are complete."
 )
+#: The note of a site page rewritten before Font Awesome was vendored (see `_add_dropped_assets`).
+_NOTE_WITHOUT_ICONS: Final = (
+    "charts (vega), the sortable and filterable tables (bootstrap-table), the date picker, "
+    "icons (Font Awesome) and the Great Expectations logo;"
+)
+#: A remote asset that an earlier rewrite dropped.
+_DROPPED: Final = re.compile(r"<!-- not available offline: (\S+) -->")
 
 
 def _local_asset(url: str) -> tuple[str, Path] | None:
@@ -117,6 +158,50 @@ def _vendor_files() -> dict[str, tuple[str, Path]]:
     files = {file.name: (kind, file) for _, kind, file in _LOCAL}
     files[_GX_STYLES.name] = ("style", _GX_STYLES)
     return files
+
+
+def _classes(page: str) -> frozenset[str]:
+    """Every class name used in the page's ``class`` attributes."""
+    return frozenset(name for value in _CLASS_ATTR.findall(page) for name in value.split())
+
+
+def font_awesome_css(classes: frozenset[str] | None = None) -> str:
+    """FA6's stylesheet with its font faces: whole for a site's vendor folder, else for one page.
+
+    ``classes`` None: every icon rule, the solid and regular faces, each font linked by its file
+    name (beside the stylesheet). Else only the icon rules and faces those classes use, each
+    font inlined as a base64 ``data:`` URL; empty if the classes use no icon.
+    """
+    core = _FA_CSS.read_text(encoding="utf-8")
+    faces: list[str] = []
+    for sheet, font, users in _FA_FACES:
+        if classes is None:
+            url = font.name
+        elif classes & users:
+            url = "data:font/woff2;base64," + base64.b64encode(font.read_bytes()).decode("ascii")
+        else:
+            continue
+        face = _CSS_COMMENT.sub("", sheet.read_text(encoding="utf-8")).strip()
+        # Only the woff2 (every current browser reads it), not the package's ttf fallback.
+        # No backslash in a file name or base64, so the URL is a plain replacement string.
+        faces.append(_CSS_SRC.sub(f'src:url({url}) format("woff2")', face))
+    if classes is not None:
+        if not faces:
+            return ""
+
+        def used(rule: re.Match[str]) -> str:
+            names = set(_FA_ICON_NAME.findall(rule.group(1)))
+            return rule.group(0) if names & classes else ""
+
+        core = _FA_ICON_RULE.sub(used, core)
+    return "\n".join([core, *faces])
+
+
+def _file_text(file: Path, classes: frozenset[str]) -> str:
+    """A local asset's text to inline in a page that uses ``classes``."""
+    if file == _FA_CSS:
+        return font_awesome_css(classes)
+    return file.read_text(encoding="utf-8")
 
 
 def _inline(kind: str, text: str) -> str:
@@ -135,10 +220,11 @@ def _reference(kind: str, file: Path, vendor: str) -> str:
     return f'<script src="{url}" {marker}></script>'
 
 
-def _asset(kind: str, file: Path, vendor: str | None) -> str:
+def _asset(kind: str, file: Path, vendor: str | None, classes: frozenset[str] = frozenset()) -> str:
     """The asset inlined (single file) or referenced from the vendor folder (site page)."""
     if vendor is None:
-        tag = _inline(kind, file.read_text(encoding="utf-8"))
+        text = _file_text(file, classes)
+        tag = _inline(kind, text) if text else ""
     else:
         tag = _reference(kind, file, vendor)
     if file == _JQUERY / "jquery.min.js":
@@ -152,13 +238,17 @@ def offline_page(page: str, vendor: str | None = None) -> str:
     ``vendor`` is the relative URL from the page to the site's vendor folder: given, the local
     assets are linked from there (a site page); else they are inlined (a single file, which a
     site page can also be turned into). Idempotent: a page already rewritten the same way is
-    returned unchanged.
+    returned unchanged, except that a site page rewritten before an asset was vendored (Font
+    Awesome) now links it.
     """
     mark = OFFLINE_MARK if vendor is None else SITE_MARK
+    if vendor is not None and SITE_MARK in page and OFFLINE_MARK not in page:
+        return _add_dropped_assets(page, vendor)
     if mark in page or (vendor is not None and OFFLINE_MARK in page):
         return page
     inlined: set[Path] = set()
     vendored = _vendor_files()
+    classes = _classes(page)
 
     def replace(match: re.Match[str]) -> str:
         tag = match.group("tag").lower()
@@ -166,11 +256,10 @@ def offline_page(page: str, vendor: str | None = None) -> str:
         own = _VENDOR_ATTR.search(attrs)
         if own is not None and own.group(1) in vendored:
             kind, file = vendored[own.group(1)]
-            return (
-                match.group(0)
-                if vendor is not None
-                else _inline(kind, file.read_text(encoding="utf-8"))
-            )
+            if vendor is not None:
+                return match.group(0)
+            text = _file_text(file, classes)
+            return _inline(kind, text) if text else ""
         if tag == "link" and "stylesheet" not in attrs.lower():
             # An icon or a CDN hint. GX links the favicon one folder too shallow from run
             # pages (a missing file, a console error), so no copy keeps it.
@@ -185,12 +274,30 @@ def offline_page(page: str, vendor: str | None = None) -> str:
         if local is None or local[1] in inlined:
             return f"<!-- not available offline: {remote.group(1)} -->"
         inlined.add(local[1])
-        return _asset(local[0], local[1], vendor)
+        return _asset(local[0], local[1], vendor, classes)
 
     rewritten = _CSS_URL.sub("none", _TAG.sub(replace, page))
     if SITE_MARK not in page:
         rewritten = _with_styles_and_note(rewritten, vendor)
     return f"{mark}\n{rewritten}"
+
+
+def _add_dropped_assets(page: str, vendor: str) -> str:
+    """A site page rewritten earlier, linking the vendor files added since (Font Awesome).
+
+    An asset that page links already, or dropped twice, is linked once.
+    """
+    linked = set(_VENDOR_ATTR.findall(page))
+
+    def replace(match: re.Match[str]) -> str:
+        local = _local_asset(match.group(1))
+        if local is None or local[1].name in linked:
+            return match.group(0)
+        linked.add(local[1].name)
+        return _asset(local[0], local[1], vendor)
+
+    page = _DROPPED.sub(replace, page)
+    return page.replace(_NOTE_WITHOUT_ICONS, _NOT_SHOWN)
 
 
 def _with_styles_and_note(page: str, vendor: str | None) -> str:
@@ -204,21 +311,33 @@ def _with_styles_and_note(page: str, vendor: str | None) -> str:
 
 
 def write_vendor_folder(site: Path) -> Path:
-    """Copy the local assets into the site's vendor folder (only files that differ)."""
+    """Copy the local assets into the site's vendor folder (only files that differ).
+
+    Font Awesome's stylesheet is written with its font faces, whose fonts are copied beside it.
+    """
     folder = site / VENDOR_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    for name, (_, source) in _vendor_files().items():
+    contents: dict[str, bytes | Path] = {
+        name: (font_awesome_css().encode() if source == _FA_CSS else source)
+        for name, (_, source) in _vendor_files().items()
+    }
+    contents.update({font.name: font for _, font, _ in _FA_FACES})
+    for name, content in contents.items():
         target = folder / name
-        if not target.is_file() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
+        data = content.read_bytes() if isinstance(content, Path) else content
+        if not target.is_file() or target.read_bytes() != data:
+            temporary = target.with_name(f".{name}.tmp")
+            temporary.write_bytes(data)
+            temporary.replace(target)
     return folder
 
 
 def offline_site(site: Path) -> list[Path]:
     """Rewrite every HTML page of a Data Docs site in place to load only files of the site.
 
-    Pages already rewritten are left alone, so this can run after each build (GX rewrites the
-    index and adds the new runs' pages). Returns the pages it rewrote.
+    Pages already rewritten are left alone (but for linking an asset vendored since), so this
+    can run after each build (GX rewrites the index and adds the new runs' pages). Returns the
+    pages it rewrote.
     """
     folder = write_vendor_folder(site)
     rewritten: list[Path] = []
