@@ -39,7 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     A module's tests go to one worker, so its module-scoped fixtures (a trained model, a served
     app) are built once; modules that mark themselves ``xdist_group("default-demo")`` share one
-    worker and so one session demo. Without xdist the mark does nothing.
+    worker and so one session demo. A long test with no module fixture to share may name a group
+    of its own, so that another worker can take it. Without xdist the mark does nothing.
     """
     for item in items:
         if item.get_closest_marker("xdist_group") is None and item.module is not None:

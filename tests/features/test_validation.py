@@ -540,6 +540,7 @@ def test_committed_broken_samples_fail(
 
 
 @pytest.mark.e2e
+@pytest.mark.xdist_group("clean-60-days")  # the module's longest: a worker may take it alone
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_false_rejection_over_60_clean_days(validator: BatchValidator, seed: int) -> None:
     rejected = {

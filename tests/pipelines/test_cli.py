@@ -377,6 +377,7 @@ def test_labels_rejects_a_missing_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.xdist_group("cli-user-run")  # a home of its own: free to run beside the module
 def test_generate_validate_train_promote_as_a_user_runs_them(tmp_path: Path) -> None:
     home = tmp_path
     steps = [

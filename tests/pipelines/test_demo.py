@@ -42,7 +42,11 @@ def read_summary(settings: Any) -> tuple[dict[str, Any], Any]:
     return written, settings
 
 
-@pytest.mark.parametrize("name", ["card_fraud", "churn"])
+@pytest.mark.parametrize(
+    "name",
+    # churn runs its own demo: a worker of its own, beside the one that builds the shared demo.
+    ["card_fraud", pytest.param("churn", marks=pytest.mark.xdist_group("churn-demo"))],
+)
 def test_default_scenario_blocks_detects_retrains_and_swaps(
     name: str, tmp_path: Path, prefect_harness: None, request: pytest.FixtureRequest
 ) -> None:
@@ -95,6 +99,7 @@ def test_default_scenario_blocks_detects_retrains_and_swaps(
         assert logged[column] is not None, f"segment '{column}' (not a feature) is logged"
 
 
+@pytest.mark.xdist_group("none-demo")  # its own demo: free to run beside the shared one
 def test_none_scenario_raises_no_false_alarm(tmp_path: Path, prefect_harness: None) -> None:
     summary, _ = run(tmp_path, "none")
     checks = summary["checks"]
