@@ -794,15 +794,23 @@ def deploy(
     schedule: Annotated[
         bool, typer.Option("--schedule/--no-schedule", help="Schedule the daily flow.")
     ] = True,
+    ingest_from: Annotated[
+        str | None,
+        typer.Option(
+            help="A landing CSV/Parquet file or folder (a path the worker sees) that each "
+            "daily run ingests before validating; content already ingested changes nothing."
+        ),
+    ] = None,
     home: HomeOption = None,
     contract: ContractOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Register the project's flows as deployments on the Prefect server at PREFECT_API_URL.
 
-    `daily` validates pending batches and monitors the last logged day (a retrain verdict runs
-    training and the gate); `retrain` trains and gates on demand; `score` batch-scores a file
-    or folder (parameters source, output) on Dask. A worker runs them:
+    `daily` ingests what landed (--ingest-from), validates pending batches and monitors the
+    last logged day (a retrain verdict runs training and the gate); `retrain` trains and gates
+    on demand; `score` batch-scores a file or folder (parameters source, output) on Dask. A
+    worker runs them:
     `prefect worker start --pool lifecycle`. Each run takes its settings from the worker's
     environment (LIFECYCLE_HOME, LIFECYCLE_TRACKING_URI, ...), not from this command. Running
     it again updates the deployments in place.
@@ -816,7 +824,9 @@ def deploy(
     with user_errors():
         from pipelines import deployments
 
-        ids = deployments.deploy(deployments.deployment_specs(cron if schedule else None), pool)
+        ids = deployments.deploy(
+            deployments.deployment_specs(cron if schedule else None, ingest_from), pool
+        )
     for name, deployment_id in ids.items():
         console.print(f"deployment {name}/{name}: {deployment_id}", highlight=False)
     console.print(f"run them with a worker: prefect worker start --pool {pool}", highlight=False)

@@ -10,7 +10,8 @@ same deployments serve a laptop and a team's servers.
 ========  ==============================================  ==========================
 name      what one run does                               schedule
 ========  ==============================================  ==========================
-daily     validate pending batches, then monitor the      every day (``--cron``)
+daily     ingest a landing file or folder (optional),     every day (``--cron``)
+          validate pending batches, then monitor the
           last logged day; a retrain verdict runs train
           and the promotion gate as subflows
 retrain   train a challenger, then the promotion gate     none: run by hand
@@ -24,13 +25,14 @@ must see the same folder: the same machine, or the same image in compose.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from prefect import Flow, flow
+from prefect import Flow, flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.deployments.runner import RunnerDeployment
 
 from pipelines.settings import REPO_ROOT, Settings, load_settings
@@ -45,9 +47,13 @@ def worker_settings() -> Settings:
 
 
 @flow(name="daily")
-def daily_flow(day: date | None = None, retrain: bool = True) -> dict[str, Any]:
-    """Validate what arrived, then monitor ``day`` (default: the last day with predictions).
+def daily_flow(
+    day: date | None = None, retrain: bool = True, ingest_from: str | None = None
+) -> dict[str, Any]:
+    """Ingest what landed, validate it, then monitor ``day`` (default: the last logged day).
 
+    ``ingest_from`` is a CSV or Parquet file or folder (a landing folder) brought in first, as
+    ``lifecycle ingest`` does: all or nothing, and content already ingested changes nothing.
     Returns the outcome as plain values (what the Prefect UI shows as the run's result). A day
     with no predictions logged yet is not a failure: the run says so and monitors nothing.
     """
@@ -56,11 +62,14 @@ def daily_flow(day: date | None = None, retrain: bool = True) -> dict[str, Any]:
     from pipelines.serve import log_store
 
     settings = worker_settings()
+    outcome: dict[str, Any] = {}
+    if ingest_from is not None:
+        outcome["ingested"] = ingest_landed(settings, Path(ingest_from))
     outcomes = validate_flow(settings)
-    outcome: dict[str, Any] = {
-        "validated": [o.batch_id for o in outcomes if o.success],
-        "blocked": [o.batch_id for o in outcomes if not o.success],
-    }
+    outcome.update(
+        validated=[o.batch_id for o in outcomes if o.success],
+        blocked=[o.batch_id for o in outcomes if not o.success],
+    )
     logs = log_store(settings)
     try:
         rows_by_day = logged_rows_by_day(logs)
@@ -89,6 +98,22 @@ def daily_flow(day: date | None = None, retrain: bool = True) -> dict[str, Any]:
     if result.promotion is not None:
         outcome["promotion"] = f"{result.promotion.verdict}: {result.promotion.reason}"
     return outcome
+
+
+@task(cache_policy=NO_CACHE)
+def ingest_landed(settings: Settings, source: Path) -> str:
+    """Bring ``source`` in as raw batches; the ingest report's one-line summary.
+
+    Raises:
+        IngestError: Rows were rejected (nothing is written; they are saved with a report).
+    """
+    from features.contract import load_contract
+    from pipelines.ingest import ingest
+
+    report = ingest(
+        source, load_contract(settings.contract), settings.paths.raw, settings.paths.ingest
+    )
+    return report.summary()
 
 
 @flow(name="retrain")
@@ -143,16 +168,25 @@ class DeploymentSpec:
     function: str
     cron: str | None
     description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def deployment_specs(daily_cron: str | None = DAILY_CRON) -> list[DeploymentSpec]:
-    """The project's deployments; ``daily_cron`` None leaves the daily one unscheduled."""
+def deployment_specs(
+    daily_cron: str | None = DAILY_CRON, ingest_from: str | None = None
+) -> list[DeploymentSpec]:
+    """The project's deployments; ``daily_cron`` None leaves the daily one unscheduled.
+
+    ``ingest_from`` (a landing file or folder, as the worker sees it) becomes the daily run's
+    default ``ingest_from`` parameter.
+    """
     return [
         DeploymentSpec(
             "daily",
             "daily_flow",
             daily_cron,
-            "Validate pending batches, monitor the last logged day, retrain when the policy says.",
+            "Ingest what landed, validate pending batches, monitor the last logged day, "
+            "retrain when the policy says.",
+            {"ingest_from": ingest_from} if ingest_from else {},
         ),
         DeploymentSpec(
             "retrain", "retrain_flow", None, "Train a challenger, then run the promotion gate."
@@ -204,7 +238,11 @@ def deploy(specs: Sequence[DeploymentSpec], pool: str, source: Path = REPO_ROOT)
         deployment = cast(
             "RunnerDeployment",
             loaded.to_deployment(
-                name=spec.name, cron=spec.cron, description=spec.description, work_pool_name=pool
+                name=spec.name,
+                cron=spec.cron,
+                description=spec.description,
+                parameters=spec.parameters,
+                work_pool_name=pool,
             ),
         )
         ids[spec.name] = cast(UUID, deployment.apply(work_pool_name=pool))
