@@ -786,11 +786,15 @@ def report(
 @app.command()
 def deploy(
     pool: Annotated[
-        str, typer.Option(help="Prefect work pool (type process); created when missing.")
-    ] = "lifecycle",
+        str | None,
+        typer.Option(
+            help="Prefect work pool (type process; default lifecycle); created when missing."
+        ),
+    ] = None,
     cron: Annotated[
-        str, typer.Option(help="When the daily flow runs, as a cron line in UTC.")
-    ] = "0 6 * * *",
+        str | None,
+        typer.Option(help="When the daily flow runs, a cron line in UTC (default 0 6 * * *)."),
+    ] = None,
     schedule: Annotated[
         bool, typer.Option("--schedule/--no-schedule", help="Schedule the daily flow.")
     ] = True,
@@ -824,9 +828,9 @@ def deploy(
     with user_errors():
         from pipelines import deployments
 
-        ids = deployments.deploy(
-            deployments.deployment_specs(cron if schedule else None, ingest_from), pool
-        )
+        pool = pool or deployments.DEFAULT_POOL
+        daily = (cron or deployments.DAILY_CRON) if schedule else None
+        ids = deployments.deploy(deployments.deployment_specs(daily, ingest_from), pool)
     for name, deployment_id in ids.items():
         console.print(f"deployment {name}/{name}: {deployment_id}", highlight=False)
     console.print(f"run them with a worker: prefect worker start --pool {pool}", highlight=False)
