@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +21,7 @@ from features.data_docs import (
     offline_site,
 )
 from features.validation import DATA_DOCS_FILE, validate_pending_batches
-
-CHROMIUM = os.environ.get("LIFECYCLE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+from tests.browser import CHROMIUM, require_chromium
 
 # A src or href to http(s) on a tag that loads something (not <a>: a link loads nothing).
 _REMOTE_LOAD = re.compile(
@@ -135,9 +132,7 @@ def _assert_icons_and_failed_only(shown: dict[str, Any], after: list[int]) -> No
 def test_quarantined_page_loads_offline_in_chromium(quarantined_page: Path) -> None:
     """Headless Chromium, network off: no failed request, no console error, Bootstrap applied,
     the pass/fail icons drawn in Font Awesome and "Failed Only" hides the passed rows."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_chromium()
     failed: list[str] = []
     errors: list[str] = []
     with sync_api.sync_playwright() as playwright:
@@ -247,9 +242,7 @@ def test_no_page_of_the_built_site_loads_a_cdn_asset(built_site: Path) -> None:
 def test_the_site_index_lists_every_run_offline_in_chromium(built_site: Path) -> None:
     """Network off: the index's table (filled by script) lists the runs, linked; no error. A run
     page draws its icons in Font Awesome and "Failed Only" hides its passed rows."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_chromium()
     failed: list[str] = []
     errors: list[str] = []
     with sync_api.sync_playwright() as playwright:

@@ -7,37 +7,24 @@ Chromium (the Debian package, /usr/bin/chromium; `.ci/run` installs it) the test
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
 # One worker builds the session demo for every module of this group (tests/conftest.py).
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-demo")]
 
-CHROMIUM = os.environ.get("LIFECYCLE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-#: The network is closed: without these Chromium stalls on its first-run and update calls.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RUN_CHARTS = ("pr_auc", "recall", "drift_share", "score_drift", "blocked", "champion")
 
 
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A fresh headless Chromium page (fresh profile), collecting console errors."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (CI does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_chromium()
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -9,9 +9,7 @@ Chromium (the Debian package, /usr/bin/chromium; `.ci/run` installs it) the test
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,21 +20,11 @@ import pytest
 
 from serving.app import create_app
 from serving.runner import run_in_thread
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.serving.conftest import make_config
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("LIFECYCLE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-#: The network is closed: without these Chromium stalls on its first-run and update calls.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 #: Sphinx/reST roles and literals that mean a Python docstring leaked into the API description.
 DOCSTRING_MARKUP = re.compile(r":(?:func|class|mod|meth|attr|data|exc|obj|ref):`|``[^`]+``")
@@ -57,9 +45,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     The context carries ``problems`` (console errors, page errors, failed requests) and
     ``outside`` (every URL the page tried to reach beyond loopback).
     """
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (CI does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_chromium()
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
