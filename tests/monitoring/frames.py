@@ -173,3 +173,16 @@ def as_reference(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame
 
 def day_list(start: date, days: int) -> list[date]:
     return [start + timedelta(days=i) for i in range(days)]
+
+
+def daily_traffic(
+    contract: DatasetContract, start: date, days: int, rows: int = 400, first_seed: int = 10
+) -> pd.DataFrame:
+    """``rows`` scored rows a day for ``days`` days from ``start``, each day its own seed."""
+    return pd.concat(
+        [
+            make_frame(contract, rows, seed=first_seed + i, day=d)
+            for i, d in enumerate(day_list(start, days))
+        ],
+        ignore_index=True,
+    )

@@ -21,7 +21,7 @@ from monitoring.config import MonitoringConfig
 from monitoring.errors import EmptyWindowError
 from monitoring.summary import WindowSummary
 from monitoring.window import MonitorOutput, monitor_window, read_summaries
-from tests.monitoring.frames import day_list, make_churn_frame, make_frame
+from tests.monitoring.frames import daily_traffic, day_list, make_churn_frame, make_frame
 
 WINDOW = date(2026, 3, 8)
 
@@ -85,13 +85,7 @@ def monitored(
     contract: DatasetContract, reference: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> MonitorOutput:
     home = tmp_path_factory.mktemp("home")
-    traffic = pd.concat(
-        [
-            make_frame(contract, 400, seed=10 + i, day=d)
-            for i, d in enumerate(day_list(date(2026, 3, 1), 8))
-        ],
-        ignore_index=True,
-    )
+    traffic = daily_traffic(contract, date(2026, 3, 1), 8)
     write_prediction_log(traffic, home / "predictions", contract)
     with (home / "predictions" / f"{WINDOW.isoformat()}.jsonl").open("a") as log:
         log.write('{"request_id": "half-writ')  # a writer still appending

@@ -18,7 +18,7 @@ from features.contract import DatasetContract
 from monitoring import workspace as ws
 from monitoring.config import MonitoringConfig
 from monitoring.window import MonitorOutput, monitor_window
-from tests.monitoring.frames import day_list, make_frame
+from tests.monitoring.frames import daily_traffic
 from tests.monitoring.test_window import write_labels, write_prediction_log
 
 WINDOWS = [date(2026, 3, 6), date(2026, 3, 7), date(2026, 3, 8)]
@@ -46,13 +46,7 @@ def home(
     contract: DatasetContract, reference: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     folder = tmp_path_factory.mktemp("workspace-home")
-    traffic = pd.concat(
-        [
-            make_frame(contract, 400, seed=10 + i, day=d)
-            for i, d in enumerate(day_list(date(2026, 3, 1), 8))
-        ],
-        ignore_index=True,
-    )
+    traffic = daily_traffic(contract, date(2026, 3, 1), 8)
     write_prediction_log(traffic, folder / "predictions", contract)
     available = traffic["label_available_at"]
     write_labels(traffic, folder / "labels", contract, available, available)
