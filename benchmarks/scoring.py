@@ -110,7 +110,7 @@ def raw_call(settings: Settings, contract: DatasetContract, source: Path) -> Cal
 
     from pipelines.scoring import load_version, model_input
 
-    _, model, _ = load_version(settings.resolved_tracking_uri, contract, None)
+    model = load_version(settings.resolved_tracking_uri, contract, None).model
     frame = model_input(pd.read_parquet(source), contract)
 
     def call() -> object:

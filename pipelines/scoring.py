@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,10 @@ from features import vocabulary as vocab
 from features.contract import DatasetContract
 from pipelines.settings import Settings
 from serving.schemas import ID_MAX_LENGTH
-from serving.scoring import Classifier, decisions, positive_probabilities
+from serving.scoring import checked_scores, decisions, positive_probabilities
+
+if TYPE_CHECKING:
+    from serving.model_store import LoadedModel
 
 Progress = Callable[[str], None]
 
@@ -339,14 +342,12 @@ def model_input(frame: pd.DataFrame, contract: DatasetContract) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ model
 
 
-_models: dict[tuple[str, str, str], Classifier] = {}
+_models: dict[tuple[str, str, str], LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
-def load_version(
-    tracking_uri: str, contract: DatasetContract, version: str | None
-) -> tuple[str, Classifier, float]:
-    """Fetch and smoke-test a version as the server does: (version, model, threshold).
+def load_version(tracking_uri: str, contract: DatasetContract, version: str | None) -> LoadedModel:
+    """Fetch and smoke-test a version as the server does (its fast path included).
 
     ``version`` None means the champion alias.
 
@@ -371,7 +372,7 @@ def load_version(
         loaded = smoke_test(source.fetch(version), name, contract, utc_now())
     except (ModelLoadError, SmokeTestError) as exc:
         raise BatchScoringError(f"model '{name}' version {version}: {exc}") from None
-    return loaded.version, loaded.model, loaded.threshold
+    return loaded
 
 
 def _check_version_exists(tracking_uri: str, name: str, version: str) -> None:
@@ -390,29 +391,41 @@ def _check_version_exists(tracking_uri: str, name: str, version: str) -> None:
         raise BatchScoringError(f"model '{name}' has no version {version} (versions: {listed})")
 
 
-def worker_model(ref: ModelRef, contract: DatasetContract) -> Classifier:
-    """The version's model, loaded once per process (Dask worker) and kept for later calls."""
+def worker_model(ref: ModelRef, contract: DatasetContract) -> LoadedModel:
+    """The version, loaded once per process (Dask worker) and kept for later calls."""
     key = (ref.tracking_uri, ref.model_name, ref.version)
     with _models_lock:
-        model = _models.get(key)
-        if model is None:
-            _, model, _ = load_version(ref.tracking_uri, contract, ref.version)
-            _models[key] = model
-    return model
+        loaded = _models.get(key)
+        if loaded is None:
+            loaded = load_version(ref.tracking_uri, contract, ref.version)
+            _models[key] = loaded
+    return loaded
 
 
 # --------------------------------------------------------------------------- partition
 
 
-def score_frame(
-    frame: pd.DataFrame, contract: DatasetContract, model: Classifier, ref: ModelRef
-) -> pd.DataFrame:
-    """The output rows of valid ``frame`` rows: id, score, decision and model version."""
+def model_scores(features: pd.DataFrame, loaded: LoadedModel) -> np.ndarray[Any, Any]:
+    """Positive-class scores of a model frame, on one core (one per Dask worker).
+
+    The version's fast path when it has one (the same bits, see :mod:`serving.fast_scorer`),
+    else ``predict_proba`` with one OpenMP thread.
+    """
     from threadpoolctl import threadpool_limits
 
-    features = model_input(frame, contract)
-    with threadpool_limits(limits=1, user_api="openmp"):  # one core per Dask worker
-        scores = positive_probabilities(model, features)
+    if loaded.fast is not None:
+        return checked_scores(
+            loaded.fast.positive_probabilities(loaded.fast.matrix_from_frame(features))
+        )
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return positive_probabilities(loaded.model, features)
+
+
+def score_frame(
+    frame: pd.DataFrame, contract: DatasetContract, loaded: LoadedModel, ref: ModelRef
+) -> pd.DataFrame:
+    """The output rows of valid ``frame`` rows: id, score, decision and model version."""
+    scores = model_scores(model_input(frame, contract), loaded)
     return pd.DataFrame(
         {
             contract.id_column: frame[contract.id_column].to_numpy(),
@@ -441,9 +454,9 @@ def score_partition(
     rejected = check_rows(frame, contract, build_row_model(contract))
     good = frame.drop(index=list(rejected)) if rejected else frame
     checked_at = time.perf_counter()
-    model = worker_model(ref, contract)
+    loaded = worker_model(ref, contract)
     loaded_at = time.perf_counter()
-    scored = score_frame(good, contract, model, ref)
+    scored = score_frame(good, contract, loaded, ref)
     scored_at = time.perf_counter()
     target = part_path(Path(output), part)
     scored.to_parquet(target, index=False)
@@ -580,7 +593,8 @@ def run_batch_scoring(
     check_output(output)
     partitions = plan_partitions(files, contract, partition_rows)
     uri = settings.resolved_tracking_uri
-    chosen, _, threshold = load_version(uri, contract, version)
+    loaded = load_version(uri, contract, version)
+    chosen, threshold = loaded.version, loaded.threshold
     ref = ModelRef(uri, contract.model_name, chosen, threshold)
     output.mkdir(parents=True, exist_ok=True)
     rows = sum(p.rows for p in partitions)

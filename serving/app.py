@@ -104,6 +104,7 @@ from serving.schemas import (
 from serving.scoring import (
     SingleThreadedModelCalls,
     decisions,
+    fast_probabilities,
     feature_frame,
     positive_probabilities,
 )
@@ -172,7 +173,13 @@ class Services:
         return require_model(self)
 
     def score_rows(self, loaded: LoadedModel, rows: Rows) -> np.ndarray[Any, Any]:
-        """Positive-class scores of validated rows with ``loaded``, OpenMP on one thread."""
+        """Positive-class scores of validated rows with ``loaded``.
+
+        The version's fast path when it has one (single-threaded by construction), else
+        ``predict_proba`` with one OpenMP thread.
+        """
+        if loaded.fast is not None:
+            return fast_probabilities(loaded.fast, rows)
         frame = feature_frame(rows, self.config.contract)
         with self.model_calls.limit():
             return positive_probabilities(loaded.model, frame)

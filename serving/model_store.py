@@ -33,13 +33,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from features.contract import DatasetContract
 from features.vocabulary import CONTRACT_HASH_TAG, THRESHOLD_TAG
-from serving.scoring import Classifier, feature_frame, positive_probabilities
+from serving.fast_scorer import WALK_MAX_ROWS, FastScorer, NotCompilableError, build_fast_scorer
+from serving.scoring import (
+    Classifier,
+    fast_probabilities,
+    feature_frame,
+    positive_probabilities,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +103,8 @@ class LoadedModel:
     tags: Mapping[str, str]
     metrics: Mapping[str, float]
     loaded_at: dt.datetime
+    fast: FastScorer | None = None
+    """The version's fast path (:mod:`serving.fast_scorer`), None when the Pipeline has none."""
 
     def tag(self, key: str) -> str | None:
         """A version tag, or None when the version does not carry it."""
@@ -214,7 +223,7 @@ def smoke_test(
     rows = _example_rows(example, contract)
     try:
         frame = feature_frame(rows, contract)
-        positive_probabilities(candidate.model, frame)
+        expected = positive_probabilities(candidate.model, frame)
     except Exception as exc:  # any failure of foreign model code disqualifies the version
         raise SmokeTestError(
             f"predict_proba failed on the input example: {type(exc).__name__}: {exc}"
@@ -228,7 +237,45 @@ def smoke_test(
         tags=MappingProxyType(dict(candidate.tags)),
         metrics=MappingProxyType({k: float(v) for k, v in candidate.metrics.items()}),
         loaded_at=loaded_at,
+        fast=checked_fast_scorer(candidate, contract, rows, expected),
     )
+
+
+def checked_fast_scorer(
+    candidate: Candidate,
+    contract: DatasetContract,
+    rows: list[dict[str, object]],
+    expected: np.ndarray[Any, Any],
+) -> FastScorer | None:
+    """The version's fast path if it scores the input example exactly as the Pipeline did.
+
+    A Pipeline of another shape, or a fast path whose scores differ by a single bit (e.g. after
+    a scikit-learn upgrade changed the fitted arrays), leaves the version on ``predict_proba``;
+    the log says why.
+    """
+    # Repeated past WALK_MAX_ROWS, the example also exercises the tree-by-tree path.
+    copies = WALK_MAX_ROWS // len(rows) + 1
+    try:
+        fast = build_fast_scorer(candidate.model, contract)
+        scores = np.concatenate(
+            [fast_probabilities(fast, rows), fast_probabilities(fast, rows * copies)]
+        )
+    except NotCompilableError as exc:
+        logger.info("version %s is scored by its Pipeline: %s", candidate.version, exc)
+        return None
+    except Exception as exc:  # foreign model internals: fall back, never fail the version
+        logger.warning(
+            "version %s: no fast path (%s: %s)", candidate.version, type(exc).__name__, exc
+        )
+        return None
+    if not np.array_equal(scores, np.tile(expected, copies + 1)):
+        logger.warning(
+            "version %s: the fast path's scores differ from predict_proba on the input "
+            "example; the Pipeline scores it",
+            candidate.version,
+        )
+        return None
+    return fast
 
 
 @dataclass
