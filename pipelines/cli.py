@@ -6,6 +6,7 @@ is doing, and turns the pipeline's own errors into one readable line and a non-z
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -160,16 +161,19 @@ def known_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
-def flow_runtime(settings: Settings) -> Iterator[None]:
+def flow_runtime(
+    settings: Settings, meanwhile: Callable[[], object] | None = None
+) -> Iterator[None]:
     """:func:`user_errors`, with a Prefect API that ends with this process for the flows.
 
     Commands that run flows use this instead of Prefect's own temporary server, which a
     ``kill -9`` of the command would leave running (see :mod:`pipelines.prefect_server`).
+    ``meanwhile`` runs while that server boots (the command's heavy imports).
     """
     with user_errors():
         from pipelines.prefect_server import local_api
 
-        with local_api(settings.paths.prefect):
+        with local_api(settings.paths.prefect, meanwhile=meanwhile):
             yield
 
 
@@ -441,7 +445,12 @@ def demo(
     Prints one row per day and writes the same rows to `HOME/demo/summary.json`.
     """
     settings = settings_for(home, contract, config)
-    with flow_runtime(settings):
+    console.print(
+        "[start] loading the pipeline's libraries while Prefect's local API starts",
+        markup=False,
+        highlight=False,
+    )
+    with flow_runtime(settings, meanwhile=lambda: importlib.import_module("pipelines.demo")):
         from pipelines.demo import run_demo
 
         summary = run_demo(

@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -62,19 +62,26 @@ class LocalApiError(RuntimeError):
 
 
 @contextlib.contextmanager
-def local_api(prefect_home: Path, environ: Mapping[str, str] = os.environ) -> Iterator[str]:
+def local_api(
+    prefect_home: Path,
+    environ: Mapping[str, str] = os.environ,
+    meanwhile: Callable[[], object] | None = None,
+) -> Iterator[str]:
     """Make sure flows have a Prefect API for the duration of the block; yield its URL.
 
     With ``PREFECT_API_URL`` set, that server is used and nothing is started. Otherwise a local
     server is started on a free port with its database under ``prefect_home``, exported as
     ``PREFECT_API_URL`` for this process (before Prefect is imported, since Prefect reads its
-    settings once), and stopped when the block ends.
+    settings once), and stopped when the block ends. ``meanwhile`` runs while the server boots
+    in its own process (e.g. the command's heavy imports), so the two overlap.
 
     Raises:
         LocalApiError: The server exited or did not answer within the startup timeout.
     """
     existing = environ.get(API_URL_VARIABLE)
     if existing:
+        if meanwhile is not None:
+            meanwhile()
         yield existing
         return
     prefect_home.mkdir(parents=True, exist_ok=True)
@@ -91,8 +98,10 @@ def local_api(prefect_home: Path, environ: Mapping[str, str] = os.environ) -> It
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
     try:
-        _wait_until_healthy(process, url, _startup_seconds(environ), log_path)
         os.environ[API_URL_VARIABLE] = url
+        if meanwhile is not None:
+            meanwhile()
+        _wait_until_healthy(process, url, _startup_seconds(environ), log_path)
         yield url
     finally:
         _send_queued_logs()

@@ -7,6 +7,7 @@ test's home in its environment (the command's children inherit it) must then be 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -106,3 +107,18 @@ def test_a_users_prefect_server_is_used_as_it_is(tmp_path: Path) -> None:
     with local_api(tmp_path, {"PREFECT_API_URL": url}) as used:
         assert used == url, "nothing is started when a server is named"
     assert not (tmp_path / "local-api.log").exists(), "no local API was started"
+
+
+def test_work_given_as_meanwhile_runs_while_the_local_api_boots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    seen: list[tuple[str | None, bool]] = []
+
+    def record() -> None:
+        booting = not (tmp_path / "local-api.log").read_bytes()  # nothing logged yet
+        seen.append((os.environ.get("PREFECT_API_URL"), booting))
+
+    with local_api(tmp_path, dict(os.environ), meanwhile=record) as url:
+        assert seen == [(url, True)], "it ran once, with the API's URL exported, before ready"
+    assert "PREFECT_API_URL" not in os.environ
