@@ -405,27 +405,29 @@ def worker_model(ref: ModelRef, contract: DatasetContract) -> LoadedModel:
 # --------------------------------------------------------------------------- partition
 
 
-def model_scores(features: pd.DataFrame, loaded: LoadedModel) -> np.ndarray[Any, Any]:
-    """Positive-class scores of a model frame, on one core (one per Dask worker).
+def model_scores(
+    frame: pd.DataFrame, contract: DatasetContract, loaded: LoadedModel
+) -> np.ndarray[Any, Any]:
+    """Positive-class scores of valid rows as read, on one core (one per Dask worker).
 
-    The version's fast path when it has one (the same bits, see :mod:`serving.fast_scorer`),
-    else ``predict_proba`` with one OpenMP thread.
+    The version's fast path encodes the frame's columns directly (the same bits, see
+    :mod:`serving.fast_scorer`); without one, :func:`model_input` builds the frame the server
+    builds and ``predict_proba`` runs with one OpenMP thread.
     """
     from threadpoolctl import threadpool_limits
 
-    if loaded.fast is not None:
-        return checked_scores(
-            loaded.fast.positive_probabilities(loaded.fast.matrix_from_frame(features))
-        )
+    fast = loaded.fast
+    if fast is not None:
+        return checked_scores(fast.positive_probabilities(fast.matrix_from_frame(frame)))
     with threadpool_limits(limits=1, user_api="openmp"):
-        return positive_probabilities(loaded.model, features)
+        return positive_probabilities(loaded.model, model_input(frame, contract))
 
 
 def score_frame(
     frame: pd.DataFrame, contract: DatasetContract, loaded: LoadedModel, ref: ModelRef
 ) -> pd.DataFrame:
     """The output rows of valid ``frame`` rows: id, score, decision and model version."""
-    scores = model_scores(model_input(frame, contract), loaded)
+    scores = model_scores(frame, contract, loaded)
     return pd.DataFrame(
         {
             contract.id_column: frame[contract.id_column].to_numpy(),

@@ -99,14 +99,20 @@ class FastScorer:
         return matrix
 
     def matrix_from_frame(self, frame: pd.DataFrame) -> Matrix:
-        """The encoded matrix of a model frame (the contract's features, as batch scoring reads)."""
+        """The encoded matrix of a frame holding the contract's features as read from a file.
+
+        Numbers of any numeric dtype (missing as NaN or NA), categories as text with missing
+        values; other columns are ignored.
+        """
         matrix = np.zeros((len(frame), self.width), dtype=np.float64)
         for name, column in self.numeric:
             matrix[:, column] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         for name, columns in self.categorical:
-            values = frame[name].to_numpy(dtype=object)
-            for category, column in columns.items():
-                matrix[:, column] = values == category
+            # One hash lookup per value; -1 for a missing or unknown value (all zeros).
+            codes = pd.Categorical(frame[name], categories=list(columns)).codes
+            known = np.flatnonzero(codes >= 0)
+            positions = np.fromiter(columns.values(), dtype=np.intp, count=len(columns))
+            matrix[known, positions[codes[known]]] = 1.0
         return matrix
 
     def positive_probabilities(self, matrix: Matrix) -> Matrix:
