@@ -30,7 +30,9 @@ def prefect_harness() -> Iterator[None]:
     # The test server must not try to send usage telemetry (there is no network to send to).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-    with prefect_test_harness(server_startup_timeout=180):
+    from pipelines.runtime import without_heartbeats
+
+    with prefect_test_harness(server_startup_timeout=180), without_heartbeats():
         yield
 
 
