@@ -62,8 +62,8 @@ TEST_WORKERS ?= 2
 test: lint typecheck ## ruff, mypy and the whole pytest suite (on TEST_WORKERS processes)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-bench: setup ## Serving benchmark: this API vs `mlflow models serve`
-	$(BIN)/python -m benchmarks.serving
+bench: setup $(UV) ## Every issue-9 figure: ours vs `mlflow models serve` vs BentoML, floor, 2 workers, batch scoring, monitoring (~15 min)
+	$(BIN)/python -m benchmarks.serving --uv $(UV)
 
 # BENCH_JOBS: runs at once (one process and core each).
 BENCH_JOBS ?= 2

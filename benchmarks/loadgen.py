@@ -14,7 +14,9 @@ so its share tells how much of the machine the figures did not leave to the serv
 
 Latency is measured per request from just before sending to the end of reading the body. Errors
 (a transport failure, a timeout, or any status other than 200) are counted, not timed, and the
-first few distinct ones are kept for the report.
+first few distinct ones are kept for the report. Answers 503 are errors too, and counted apart as
+well (``shed``): a server that sheds load on purpose answers 503, and the benchmark's goals allow
+those and no other error.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 import httpx
 
 MAX_ERROR_SAMPLES = 5
+SHED_STATUS = 503
 
 
 class LoadError(ValueError):
@@ -50,6 +53,7 @@ class LoadResult:
         error_samples: Up to :data:`MAX_ERROR_SAMPLES` distinct error descriptions.
         wall_seconds: From the first request sent to the last answer received.
         cpu_seconds: CPU time the generator's process spent meanwhile (all its threads).
+        shed: Of the errors, the answers 503 (load shed by the server on purpose).
     """
 
     latencies: tuple[float, ...]
@@ -57,13 +61,15 @@ class LoadResult:
     error_samples: tuple[str, ...]
     wall_seconds: float
     cpu_seconds: float = 0.0
+    shed: int = 0
 
 
 @dataclass(frozen=True)
 class LoadSummary:
     """The figures of one load run: throughput counts successful requests only.
 
-    ``client_cpu_share`` is the generator's CPU seconds per wall second (1.0 = one core).
+    ``client_cpu_share`` is the generator's CPU seconds per wall second (1.0 = one core);
+    ``shed`` counts the errors that were answers 503.
     """
 
     ok: int
@@ -72,6 +78,12 @@ class LoadSummary:
     p50_ms: float
     p99_ms: float
     client_cpu_share: float = math.nan
+    shed: int = 0
+
+    @property
+    def unexpected_errors(self) -> int:
+        """Errors other than deliberate 503s (transport failures, timeouts, other statuses)."""
+        return self.errors - self.shed
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -101,7 +113,7 @@ def summarize(result: LoadResult) -> LoadSummary:
     rate = ok / wall if wall > 0 else 0.0
     cpu_share = result.cpu_seconds / wall if wall > 0 else math.nan
     if ok == 0:
-        return LoadSummary(ok, result.errors, rate, math.nan, math.nan, cpu_share)
+        return LoadSummary(ok, result.errors, rate, math.nan, math.nan, cpu_share, result.shed)
     return LoadSummary(
         ok=ok,
         errors=result.errors,
@@ -109,6 +121,7 @@ def summarize(result: LoadResult) -> LoadSummary:
         p50_ms=1000 * percentile(result.latencies, 50),
         p99_ms=1000 * percentile(result.latencies, 99),
         client_cpu_share=cpu_share,
+        shed=result.shed,
     )
 
 
@@ -127,6 +140,7 @@ def median_summary(summaries: Sequence[LoadSummary]) -> LoadSummary:
         p50_ms=statistics.median(s.p50_ms for s in summaries),
         p99_ms=statistics.median(s.p99_ms for s in summaries),
         client_cpu_share=statistics.median(s.client_cpu_share for s in summaries),
+        shed=sum(s.shed for s in summaries),
     )
 
 
@@ -167,12 +181,15 @@ async def run_load(
     latencies: list[float] = []
     error_samples: list[str] = []
     errors = 0
+    shed = 0
     tickets = iter(range(requests))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    def record_error(description: str) -> None:
-        nonlocal errors
+    def record_error(description: str, status: int | None = None) -> None:
+        nonlocal errors, shed
         errors += 1
+        if status == SHED_STATUS:
+            shed += 1
         if len(error_samples) < MAX_ERROR_SAMPLES and description not in error_samples:
             error_samples.append(description)
 
@@ -196,7 +213,8 @@ async def run_load(
                 if response.status_code == 200:
                     latencies.append(elapsed)
                 else:
-                    record_error(f"HTTP {response.status_code}: {response.text[:200]}")
+                    status = response.status_code
+                    record_error(f"HTTP {status}: {response.text[:200]}", status)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall_seconds = time.perf_counter() - started
@@ -207,6 +225,7 @@ async def run_load(
         error_samples=tuple(error_samples),
         wall_seconds=wall_seconds,
         cpu_seconds=cpu_seconds,
+        shed=shed,
     )
 
 
@@ -234,17 +253,30 @@ def run(
     )
 
 
-#: wrk's Lua script: POST the body; at the end print one JSON line of the figures we report.
+#: wrk's Lua script: POST the body, count answers 503 per thread (a global, which ``done`` reads
+#: with ``thread:get``), and at the end print one JSON line of the figures we report.
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [==[{body}]==]
+local threads = {{}}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  shed = 0
+end
+function response(status, headers, body)
+  if status == 503 then shed = shed + 1 end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
+  local shed_total = 0
+  for _, thread in ipairs(threads) do shed_total = shed_total + thread:get("shed") end
   io.write(string.format(
     'WRK_RESULT {{"requests": %d, "micros": %d, "non_ok": %d, "socket_errors": %d, '
-    .. '"p50_us": %d, "p99_us": %d}}\\n',
+    .. '"p50_us": %d, "p99_us": %d, "shed": %d}}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), shed_total))
 end
 """
 WRK_MARKER = "WRK_RESULT "
@@ -253,7 +285,8 @@ WRK_MARKER = "WRK_RESULT "
 def wrk_summary(output: str, cpu_seconds: float) -> LoadSummary:
     """The figures of wrk's output (the line our script's ``done`` prints).
 
-    wrk's percentiles cover every answer, errors included (it cannot tell them apart).
+    wrk's percentiles cover every answer, errors included (it cannot tell them apart). Answers
+    503 count as errors and as ``shed``.
 
     Raises:
         LoadError: The output has no result line.
@@ -273,6 +306,7 @@ def wrk_summary(output: str, cpu_seconds: float) -> LoadSummary:
         p50_ms=figures["p50_us"] / 1000 if answered else math.nan,
         p99_ms=figures["p99_us"] / 1000 if answered else math.nan,
         client_cpu_share=cpu_seconds / wall if wall > 0 else math.nan,
+        shed=int(figures.get("shed", 0)),
     )
 
 

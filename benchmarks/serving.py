@@ -1,44 +1,66 @@
-"""Serving benchmark: this project's API against `mlflow models serve`, same model, same payload.
+"""Serving benchmark, and ``make bench``: every figure issue 9 asks for, in one run.
 
-Both servers serve the same registered version, ``models:/card-fraud@champion``, from the same
+The servers serve the same registered version, ``models:/card-fraud@champion``, from the same
 SQLite MLflow store, each as a subprocess with ONE worker on 127.0.0.1:
 
 - ours: ``lifecycle serve`` (uvicorn + FastAPI), ``POST /v1/predict`` with one transaction object;
+- ours with two workers (``ours-2w``, ``LIFECYCLE_SERVING__WORKERS=2``; ``--no-two-workers``
+  leaves it out);
 - baseline: ``mlflow models serve -m models:/card-fraud@champion --env-manager local -w 1``,
-  ``POST /invocations`` with ``{"dataframe_split": ...}`` holding the same row.
+  ``POST /invocations`` with ``{"dataframe_split": ...}`` holding the same row;
+- second peer: BentoML (:mod:`benchmarks.bentoml_service`) serving the champion's own skops
+  file with adaptive batching, ``POST /predict`` with ``{"rows": [the row]}``, from a pinned
+  environment of its own that :mod:`benchmarks.peers` makes with uv and caches
+  (``--no-bentoml`` leaves it out; when the environment cannot be made or the server does not
+  start, the report says why and the rest runs).
 
-Both get the same transaction from the same closed-loop load generator
+All get the same transaction from the same closed-loop load generator
 (:mod:`benchmarks.loadgen`) at the same concurrency. Before timing, the transaction is scored by
-both servers and in process: the probabilities must agree to 1e-9, which proves both serve the
+every server and in process: the probabilities must agree to 1e-9, which proves all serve the
 same model. (A version logged without ``pyfunc_predict_fn="predict_proba"`` is served by MLflow
 with ``predict``, which answers a class label: the label is then checked against the in-process
 ``predict`` instead, and the report says so.) Rounds alternate which server goes first so that
-drift in the machine's load hits both; the figures printed are per-round medians. The in-process
-``predict_proba`` time of one row is printed as the floor no server can beat.
+drift in the machine's load hits all; the figures printed are per-round medians. The in-process
+``predict_proba`` time of one row is printed as the floor no server can beat, and the time of
+one model call for 1 to 1024 rows as the curve batching rides on.
 
 Each server runs as shipped: ours logs every prediction (background writer), keeps Prometheus
-metrics, polls the alias every 2 s and runs ``predict_proba`` with one OpenMP thread per call;
-MLflow's pyfunc server calls the model with the library's default thread count. Both write
-uvicorn access logs (to a file here). The load generator shares the machine's cores with the
-servers, the same way for both. The servers inherit the environment, so ``OMP_NUM_THREADS=1``
-makes MLflow's model calls single-threaded too.
+metrics, polls the alias every 2 s and runs ``predict_proba`` with one OpenMP thread per call.
+The peers' model calls get one thread too (``OMP_NUM_THREADS=1`` and the BLAS equivalents in
+their environment; ``--peer-threads default`` leaves the library default, one thread per core):
+one worker each means one core each, and neither MLflow's pyfunc server nor a BentoML service
+sets a thread count itself. With the default, on this busy 2-core machine, one ``predict_proba``
+of 8 rows took 1.27 s instead of 3.6 ms (OpenMP threads spinning at barriers while the cores are
+taken), which measures the OpenMP runtime rather than the server. The load generator shares the
+machine's cores with the servers, the same way for all; its own CPU share is reported.
+
+Once the servers have stopped, batch scoring (:mod:`benchmarks.scoring`, ``--scoring-rows``) and
+the monitoring window (:mod:`benchmarks.monitoring`, ``--monitoring-rows``) run through their own
+entry points (:mod:`benchmarks.suite`). Then every goal of issue 9 is judged
+(:mod:`benchmarks.goals`), the tables are printed as Markdown for the README, and everything
+goes to ``benchmarks/results/<date>.json`` (``--results-dir``).
 
 Setup is idempotent: the home folder (a temporary one unless ``--home``) gets a small stationary
 scenario, validated, trained and promoted with the ``lifecycle`` command unless a champion
 exists already. Ours writes every benchmark request to the home's prediction log: point
 ``--home`` at a scratch folder, never at a real run.
 
-Run: ``python -m benchmarks.serving [--concurrency 8] [--requests 2000] [--rounds 3]`` (as a
-module: run as a script, this folder would shadow the ``serving`` package), or ``make bench``.
+Run: ``python -m benchmarks.serving [--concurrency 1 8 64] [--seconds 5] [--rounds 3]`` (as a
+module: run as a script, this folder would shadow the ``serving`` package), or ``make bench``;
+``--seconds 2 --rounds 1 --scoring-rows 20000 --monitoring-rows 20000`` checks the harness in a
+few minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
+import functools
 import json
 import math
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -48,7 +70,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -60,8 +82,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from threadpoolctl import threadpool_limits
 
+from benchmarks import goals, peers, suite
+from benchmarks.goals import BENTOML, MLFLOW, OURS, OURS_TWO_WORKERS
 from benchmarks.loadgen import LoadSummary, median_summary, run, run_wrk, summarize
 from features.contract import DatasetContract, load_contract
+from features.model_io import SKOPS_TRUSTED_TYPES
 from pipelines.settings import Settings
 
 ALIAS = "champion"
@@ -81,7 +106,15 @@ LOG_TAIL_LINES = 30
 STAGE_CALLS = 300
 CURVE_ROWS = (1, 8, 64, 256, 1024)
 CURVE_CALLS = 40
-OURS, BEFORE, MLFLOW = "ours", "before", "mlflow"
+BEFORE = "before"
+#: Servers the run goes on without when they cannot start or disagree with the model.
+OPTIONAL_SERVERS = frozenset({BENTOML})
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PIPELINE_PATH = "Pipeline: frame + predict_proba"
+FAST_PATH = "fast path: rows to probability"
+SCORING_ROWS = 500_000
+SCORING_REPEATS = 3
+MONITORING_ROWS = 1_000_000
 #: How ``--before`` starts the server of another source tree (``pipelines.cli`` has no __main__).
 CLI_MAIN = "from pipelines.cli import main; main()"
 
@@ -468,14 +501,51 @@ def batch_call_seconds(
     """
     from serving.scoring import feature_frame, positive_probabilities
 
-    def one_call(chosen: Sequence[Mapping[str, Any]]) -> Callable[[], object]:
-        return lambda: positive_probabilities(model, feature_frame(chosen, contract))
+    def score(chosen: Sequence[Mapping[str, Any]]) -> object:
+        return positive_probabilities(model, feature_frame(chosen, contract))
 
+    return call_curve(score, rows, sizes, calls)
+
+
+def fast_call_seconds(
+    model: Any,
+    contract: DatasetContract,
+    rows: Sequence[Mapping[str, Any]],
+    sizes: Sequence[int] = CURVE_ROWS,
+    calls: int = CURVE_CALLS,
+) -> dict[int, float] | None:
+    """The same curve through the server's fast path (rows → matrix → trees), built once.
+
+    None when the Pipeline is not of the shape the fast path compiles (the server then scores
+    through the Pipeline, whose curve is :func:`batch_call_seconds`).
+    """
+    from serving.fast_scorer import NotCompilableError, build_fast_scorer
+    from serving.scoring import fast_probabilities
+
+    try:
+        fast = build_fast_scorer(model, contract)
+    except NotCompilableError:
+        return None
+
+    def score(chosen: Sequence[Mapping[str, Any]]) -> object:
+        return fast_probabilities(fast, chosen)
+
+    return call_curve(score, rows, sizes, calls)
+
+
+def call_curve(
+    score: Callable[[Sequence[Mapping[str, Any]]], object],
+    rows: Sequence[Mapping[str, Any]],
+    sizes: Sequence[int],
+    calls: int,
+) -> dict[int, float]:
+    """Median seconds of ``score(batch)`` per batch size, one OpenMP thread, rows reused."""
     curve: dict[int, float] = {}
     with threadpool_limits(limits=1, user_api="openmp"):
         for size in sizes:
             chosen = [rows[i % len(rows)] for i in range(size)]
-            curve[size] = statistics.median(call_seconds(one_call(chosen), calls))
+            call = functools.partial(score, chosen)
+            curve[size] = statistics.median(call_seconds(call, calls))
     return curve
 
 
@@ -643,23 +713,84 @@ def post_json(url: str, body: bytes) -> Any:
     return response.json()
 
 
-def check_scores(
-    servers: Sequence[RunningServer], local_probability: float, local_label: float, score_name: str
+def check_score(
+    server: RunningServer, local_probability: float, local_label: float, score_name: str
 ) -> None:
-    """Score the benchmark row on every server and compare with the in-process model.
+    """Score the benchmark row on one server and compare with the in-process model.
 
     Raises:
-        BenchmarkError: A server disagrees with the in-process model.
+        BenchmarkError: The server fails to answer or disagrees with the in-process model.
+    """
+    if server.spec.name == MLFLOW:
+        check_mlflow(server, local_probability, local_label)
+        return
+    payload = post_json(server.predict_url, server.spec.body)
+    try:
+        probability = (
+            peers.bentoml_output(payload)
+            if server.spec.name == BENTOML
+            else float(payload[score_name])
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkError(f"{server.spec.name} answered {payload!r}: {exc}") from None
+    print(f"  {server.spec.name:<10} {score_name}: {probability!r}")
+    if abs(probability - local_probability) > SAME_MODEL_TOLERANCE:
+        raise BenchmarkError(f"{server.spec.name} does not serve the champion: {probability!r}")
+
+
+def leave_out(server: RunningServer, reason: Exception, notes: dict[str, str]) -> None:
+    """Stop an optional server that cannot be measured, and note why (for the report)."""
+    stop_server(server.process)
+    notes[server.spec.name] = f"left out: {reason}"
+    print(f"  {server.spec.name} left out: {reason}")
+
+
+def ready_servers(servers: Sequence[RunningServer], notes: dict[str, str]) -> list[RunningServer]:
+    """Wait until every server is ready; an optional one that fails is left out.
+
+    Raises:
+        BenchmarkError: A server that is not optional did not get ready.
+    """
+    kept = []
+    for server in servers:
+        try:
+            seconds = wait_ready(server)
+        except BenchmarkError as exc:
+            if server.spec.name not in OPTIONAL_SERVERS:
+                raise
+            leave_out(server, exc, notes)
+            continue
+        print(f"{server.spec.name} ready at {server.base_url} after {seconds:.1f} s")
+        kept.append(server)
+    return kept
+
+
+def checked_servers(
+    servers: Sequence[RunningServer],
+    local_probability: float,
+    local_label: float,
+    score_name: str,
+    notes: dict[str, str],
+) -> list[RunningServer]:
+    """The servers that score the benchmark row as the in-process model does.
+
+    An optional server that disagrees or fails is left out; any other stops the benchmark.
+
+    Raises:
+        BenchmarkError: A server that is not optional disagrees with the in-process model.
     """
     print(f"  in-process predict_proba: {local_probability!r}")
+    kept = []
     for server in servers:
-        if server.spec.name == MLFLOW:
-            check_mlflow(server, local_probability, local_label)
+        try:
+            check_score(server, local_probability, local_label, score_name)
+        except (BenchmarkError, httpx.HTTPError) as exc:
+            if server.spec.name not in OPTIONAL_SERVERS:
+                raise
+            leave_out(server, exc, notes)
             continue
-        probability = float(post_json(server.predict_url, server.spec.body)[score_name])
-        print(f"  {server.spec.name:<10} {score_name}: {probability!r}")
-        if abs(probability - local_probability) > SAME_MODEL_TOLERANCE:
-            raise BenchmarkError(f"{server.spec.name} does not serve the champion")
+        kept.append(server)
+    return kept
 
 
 def check_mlflow(server: RunningServer, local_probability: float, local_label: float) -> None:
@@ -720,9 +851,15 @@ def load_rounds(
 ) -> tuple[dict[str, LoadSummary], dict[str, BatchStats]]:
     """``args.rounds`` rounds at one concurrency, the servers' order rotating each round.
 
+    Each server is first warmed up at this concurrency, untimed: an adaptive batcher (ours,
+    BentoML's) tunes itself to the load it sees, and a change of load is not what is measured.
+
     Returns:
         Per server, the median figures over rounds and the batching figures over all rounds.
     """
+    print(f"concurrency {concurrency}, warm-up (untimed)")
+    for server in servers:
+        measure(server, concurrency, args, args.warmup)
     results: dict[str, list[LoadSummary]] = {s.spec.name: [] for s in servers}
     counters = {s.spec.name: scrape_batching(s) for s in servers}
     for index in range(args.rounds):
@@ -749,7 +886,10 @@ def server_specs(
     contract: DatasetContract,
     tracking_uri: str,
 ) -> list[ServerSpec]:
-    """Ours, its setting variants, the code before (``--before``) and ``mlflow models serve``."""
+    """Ours (1 and 2 workers), its setting variants, the code before and ``mlflow models serve``.
+
+    The second peer, BentoML, comes from :func:`bentoml_spec`.
+    """
     serve = (lifecycle, "serve", "--host", "127.0.0.1", "--port", "{port}")
     body = ours_body(row)
 
@@ -757,6 +897,8 @@ def server_specs(
         return ServerSpec(name, serve, {**env, **extra}, "/ready", "/v1/predict", body, cwd)
 
     specs = [ours_like(OURS, {})]
+    if not args.no_two_workers:
+        specs.append(ours_like(OURS_TWO_WORKERS, settings_environment({"workers": "2"})))
     for text in args.variant:
         name, settings = parse_variant(text)
         specs.append(ours_like(name, settings_environment(settings)))
@@ -773,13 +915,73 @@ def server_specs(
             ServerSpec(
                 name=MLFLOW,
                 command=(mlflow_cli, "models", "serve", "-m", uri, *MLFLOW_SERVE_FLAGS),
-                env={**env, **registry},
+                env={**env, **registry, **peers.thread_environment(args.peer_threads)},
                 ready_path="/ping",
                 predict_path="/invocations",
                 body=mlflow_body(row, contract),
             )
         )
     return specs
+
+
+def bentoml_spec(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    home: Path,
+    model_uri: str,
+    row: Mapping[str, Any],
+    contract: DatasetContract,
+) -> tuple[ServerSpec, dict[str, Any]]:
+    """BentoML serving the champion's skops file, from its pinned environment (made if needed).
+
+    Returns:
+        The server's spec, and what the report says of it (pins, whether the environment was
+        made now, how long that took).
+
+    Raises:
+        peers.PeerEnvError: The environment cannot be made.
+        ValueError: The champion's download holds no skops file.
+        MlflowException: The champion cannot be downloaded.
+    """
+    shared = peers.installed_versions(peers.SHARED_DISTRIBUTIONS)
+    env_spec = peers.bentoml_env(
+        args.bench_env_root, peers.BENTOML_VERSION, shared, platform.python_version()
+    )
+    print(f"BentoML environment {env_spec.folder.name}: {' '.join(env_spec.requirements)}")
+    started = time.perf_counter()
+    made = peers.ensure_env(env_spec, args.uv)
+    seconds = time.perf_counter() - started
+    print(f"  {'made' if made else 'reused'} in {seconds:.1f} s")
+    target = home / "benchmark" / "champion-model"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(target))
+    model_file = peers.skops_file(Path(local))
+    spec = ServerSpec(
+        name=BENTOML,
+        command=peers.bentoml_command(env_spec),
+        env=peers.bentoml_environment(
+            {**env, **peers.thread_environment(args.peer_threads)},
+            env_spec,
+            model_file,
+            SKOPS_TRUSTED_TYPES,
+            contract.features,
+            home / "bentoml",
+        ),
+        ready_path="/readyz",
+        predict_path="/predict",
+        body=peers.bentoml_body(row, contract.features),
+        cwd=peers.REPO_ROOT,
+    )
+    info = {
+        "version": peers.BENTOML_VERSION,
+        "requirements": list(env_spec.requirements),
+        "environment_made_now": made,
+        "environment_seconds": round(seconds, 1),
+        "service": "benchmarks/bentoml_service.py, 1 worker, adaptive batching, "
+        f"max_batch_size {peers.MAX_BATCH_SIZE}, max_latency_ms {peers.MAX_LATENCY_MS}",
+    }
+    return spec, info
 
 
 def model_uri_of(contract: DatasetContract) -> str:
@@ -800,8 +1002,27 @@ def print_stages(stages: Mapping[str, float], p50_one_connection: float | None) 
         )
 
 
-def benchmark(home: Path, args: argparse.Namespace) -> None:
-    """Set the home up, start every server and print every figure."""
+@dataclass
+class Run:
+    """Everything one run measured, filled in as it goes; :func:`report` prints and saves it."""
+
+    model_uri: str
+    version: str
+    floor: Floor
+    curve: dict[int, float]
+    stages: dict[str, float]
+    load_average_before: str = ""
+    fast_curve: dict[int, float] | None = None
+    load: dict[int, dict[str, LoadSummary]] = field(default_factory=dict)
+    batching: dict[int, dict[str, BatchStats]] = field(default_factory=dict)
+    bentoml: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    scoring: dict[str, Any] | None = None
+    monitoring: dict[str, Any] | None = None
+
+
+def benchmark(home: Path, args: argparse.Namespace) -> Run:
+    """Set the home up, measure in process, start every server, load them, run the rest."""
     # model_construct reads no environment: the defaults the child processes see.
     settings = Settings.model_construct(home=home.resolve())
     bin_dir = Path(sys.executable).parent
@@ -812,6 +1033,7 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     contract = load_contract(settings.contract)
     model_uri = model_uri_of(contract)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     print(f"setup in {settings.home}")
     version = prepare_home(lifecycle, env, client, contract.model_name)
@@ -836,26 +1058,60 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
     )
     stages = stage_seconds(model, contract, ours_body(row))
     batch = latest_batch(settings.paths.validated)
-    curve = batch_call_seconds(model, contract, batch_rows(batch, contract))
+    rows = batch_rows(batch, contract)
+    curve = batch_call_seconds(model, contract, rows)
     shown = "  ".join(f"{n} rows {1000 * t:.2f}" for n, t in curve.items())
     print(f"in-process frame + predict_proba (1 OpenMP thread), median ms: {shown}")
-    print(f"machine: {os.cpu_count()} cores, load average {_load()} (before the servers start)")
+    fast_curve = fast_call_seconds(model, contract, rows)
+    if fast_curve is not None:
+        shown = "  ".join(f"{n} rows {1000 * t:.2f}" for n, t in fast_curve.items())
+        print(f"in-process fast path (the server's), median ms: {shown}")
+    measured = Run(model_uri, version, floor, curve, stages, _load(), fast_curve=fast_curve)
+    print(f"machine: {os.cpu_count()} cores, load average {measured.load_average_before}")
 
     specs = server_specs(args, lifecycle, mlflow_cli, env, row, contract, tracking_uri)
-    log_dir = settings.home / "benchmark"
+    if args.no_bentoml:
+        measured.notes[BENTOML] = "left out: --no-bentoml"
+    else:
+        try:
+            spec, measured.bentoml = bentoml_spec(
+                args, env, settings.home, model_uri, row, contract
+            )
+            specs.append(spec)
+        except (peers.PeerEnvError, ValueError, OSError, MlflowException) as exc:
+            measured.notes[BENTOML] = f"left out: {exc}"
+            print(f"BentoML left out: {exc}")
+    load_servers(
+        specs,
+        settings.home / "benchmark",
+        args,
+        measured,
+        local_probability,
+        local_label,
+        contract.score_name,
+    )
+    measured.scoring, measured.monitoring = sub_benchmarks(args, measured.notes)
+    return measured
+
+
+def load_servers(
+    specs: Sequence[ServerSpec],
+    log_dir: Path,
+    args: argparse.Namespace,
+    measured: Run,
+    local_probability: float,
+    local_label: float,
+    score_name: str,
+) -> None:
+    """Start the servers, check they serve the model, warm them up and load them; stop them."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[int, dict[str, LoadSummary]] = {}
-    batching: dict[int, dict[str, BatchStats]] = {}
     with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(running(spec, log_dir)) for spec in specs]
-        for server in servers:
-            seconds = wait_ready(server)
-            print(f"{server.spec.name} ready at {server.base_url} after {seconds:.1f} s")
+        started = [stack.enter_context(running(spec, log_dir)) for spec in specs]
+        servers = ready_servers(started, measured.notes)
         print("same model?")
-        check_scores(servers, local_probability, local_label, contract.score_name)
-        print(f"warm-up: {args.warmup} requests each")
-        for server in servers:
-            measure(server, max(args.concurrency), args, args.warmup)
+        servers = checked_servers(
+            servers, local_probability, local_label, score_name, measured.notes
+        )
         amount = (
             f"wrk ({args.wrk}), {args.seconds:g} s"
             if args.wrk
@@ -863,22 +1119,145 @@ def benchmark(home: Path, args: argparse.Namespace) -> None:
         )
         print(
             f"load: closed loop, {amount} per round, {args.rounds} rounds per concurrency, "
-            "order rotating"
+            "order rotating, after one untimed round each"
         )
         for concurrency in args.concurrency:
-            results[concurrency], batching[concurrency] = load_rounds(servers, concurrency, args)
+            measured.load[concurrency], measured.batching[concurrency] = load_rounds(
+                servers, concurrency, args
+            )
 
+
+def sub_benchmarks(
+    args: argparse.Namespace, notes: dict[str, str]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Batch scoring and monitoring through their own entry points; a failure is noted.
+
+    Returns:
+        Each one's results (as its results file holds them), or None when left out or failed.
+    """
+    chosen = {
+        "scoring": (suite.SCORING, suite.scoring_argv(args.scoring_rows, args.scoring_repeats)),
+        "monitoring": (suite.MONITORING, suite.monitoring_argv(args.monitoring_rows)),
+    }
+    results: dict[str, dict[str, Any] | None] = {}
+    for name, (module, argv) in chosen.items():
+        results[name] = None
+        if getattr(args, f"no_{name}"):
+            notes[name] = f"left out: --no-{name}"
+            continue
+        print(f"\n{name}: python -m {module} {' '.join(argv)}")
+        try:
+            results[name] = suite.run_sub_benchmark(module, argv)
+        except (suite.SuiteError, OSError, ValueError) as exc:
+            notes[name] = f"failed: {exc}"
+            print(f"{name} failed: {exc}")
+    return results["scoring"], results["monitoring"]
+
+
+def report(measured: Run, args: argparse.Namespace, wall_seconds: float) -> Path:
+    """Print the console and Markdown tables and the goals; write the results file.
+
+    Returns:
+        The results file written.
+    """
     reference = BEFORE if args.before is not None else MLFLOW
     print(f"\nmedians over rounds; x = ratio to {reference}; client cpu = the load generator's")
-    for line in report_table(results, batching, reference):
+    for line in report_table(measured.load, measured.batching, reference):
         print(line)
-    one = results.get(1, {}).get(OURS)
-    print_stages(stages, one.p50_ms if one else None)
+    one = measured.load.get(1, {}).get(OURS)
+    print_stages(measured.stages, one.p50_ms if one else None)
+    floor_name, floor_ms = floor_of(measured)
     print(
-        f"floor, in-process, one row: {1000 * floor.proba_one_thread:.3f} ms (predict_proba, "
-        f"1 OpenMP thread)"
+        f"floor, in-process, one row: {1000 * measured.floor.proba_one_thread:.3f} ms "
+        "(predict_proba, 1 OpenMP thread)"
     )
-    print(f"load average after the rounds: {_load()}")
+    load_after = _load()
+    print(f"load average after the rounds: {load_after}")
+    verdicts = goals.all_goals(
+        measured.load, floor_ms, measured.scoring, measured.monitoring, floor_name
+    )
+    curves = {PIPELINE_PATH: in_ms(measured.curve)}
+    if measured.fast_curve is not None:
+        curves[FAST_PATH] = in_ms(measured.fast_curve)
+    for line in markdown(measured, curves, verdicts):
+        print(line)
+    document = {
+        "date": dt.date.today().isoformat(),
+        "wall_seconds": round(wall_seconds),
+        "machine": {
+            "cores": os.cpu_count(),
+            "load_average_before": measured.load_average_before,
+            "load_average_after": load_after,
+        },
+        "settings": {
+            "concurrency": args.concurrency,
+            "load_generator": "wrk" if args.wrk else "python",
+            "seconds_per_round": args.seconds,
+            "rounds": args.rounds,
+            "warmup_requests": args.warmup,
+            "peer_threads": args.peer_threads,
+        },
+        "model": {"uri": measured.model_uri, "version": measured.version},
+        "floor_one_row_ms": {k: 1000 * v for k, v in asdict(measured.floor).items()},
+        "model_call_ms_by_rows": curves,
+        "request_stages_ms": {k: 1000 * v for k, v in measured.stages.items()},
+        "load": measured.load,
+        "batching": measured.batching,
+        "bentoml": measured.bentoml,
+        "scoring": measured.scoring,
+        "monitoring": measured.monitoring,
+        "notes": measured.notes,
+        "goals": verdicts,
+    }
+    folder = Path(args.results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{document['date']}.json"
+    out.write_text(json.dumps(goals.jsonable(document), indent=2, allow_nan=False) + "\n")
+    return out
+
+
+def floor_of(measured: Run) -> tuple[str, float]:
+    """The single-row floor the 1-connection goal is judged on: which path, and its ms.
+
+    The server's own fast path (one row, from rows to probability) when it compiles: the
+    Pipeline's ``predict_proba`` is then no floor, the server beats it. Else the Pipeline's
+    ``predict_proba`` of one ready frame, one OpenMP thread.
+    """
+    if measured.fast_curve is not None and 1 in measured.fast_curve:
+        return f"{FAST_PATH}, 1 row", 1000 * measured.fast_curve[1]
+    return "predict_proba, 1 row", 1000 * measured.floor.proba_one_thread
+
+
+def in_ms(curve: Mapping[int, float]) -> dict[int, float]:
+    """A curve of seconds per call, in milliseconds."""
+    return {rows: 1000 * seconds for rows, seconds in curve.items()}
+
+
+def markdown(
+    measured: Run, curves: Mapping[str, Mapping[int, float]], verdicts: Sequence[goals.Goal]
+) -> list[str]:
+    """The README's tables and lines: servers, floor, workers, batch scoring, monitoring, goals."""
+    lines = ["", "Markdown (README):", "", *goals.load_table(measured.load), ""]
+    lines += ["In-process cost of one model call (one thread), per rows in the call:", ""]
+    lines += [*goals.floor_table(curves), ""]
+    workers = goals.workers_line(measured.load)
+    if workers:
+        lines += [workers, ""]
+    if measured.scoring:
+        rates = measured.scoring["rows_per_second"]
+        lines.append(
+            f"Batch scoring, {measured.scoring['rows']:,} rows: flow with 1 worker "
+            f"{rates['flow_1_worker']:,} rows/s, 2 workers {rates['flow_2_workers']:,}, raw "
+            f"predict_proba {rates['raw']:,} ({measured.scoring['flow_1_worker_vs_raw']:.2f} of "
+            "raw with 1 worker)."
+        )
+    if measured.monitoring:
+        lines.append(
+            f"Monitoring, {measured.monitoring['rows']:,} logged predictions: "
+            f"{measured.monitoring['seconds']} s, peak RSS {measured.monitoring['peak_rss_mb']} MB."
+        )
+    lines += [f"{name}: {note}" for name, note in measured.notes.items()]
+    return [*lines, "", *goals.goals_table(verdicts)]
 
 
 def _load() -> str:
@@ -920,7 +1299,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--requests", type=int, default=2000, help="Requests per round (Python client only)."
     )
     parser.add_argument("--rounds", type=int, default=3, help="Rounds per server.")
-    parser.add_argument("--warmup", type=int, default=200, help="Untimed requests per server.")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=200,
+        help="Untimed requests per server at each concurrency (Python client; wrk: --seconds).",
+    )
     parser.add_argument(
         "--max-seconds", type=float, default=120.0, help="Time budget of one round per server."
     )
@@ -941,6 +1325,48 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="Also serve ours with these `serving` settings, e.g. wait2:max_wait_ms=2.",
     )
     parser.add_argument("--no-mlflow", action="store_true", help="Leave `mlflow models serve` out.")
+    parser.add_argument("--no-bentoml", action="store_true", help="Leave BentoML out.")
+    parser.add_argument(
+        "--peer-threads",
+        choices=peers.THREAD_CHOICES,
+        default="1",
+        help="Threads of the peers' model calls: 1 (as ours) or the library default.",
+    )
+    parser.add_argument(
+        "--no-two-workers", action="store_true", help="Leave ours with 2 workers out."
+    )
+    parser.add_argument(
+        "--uv", default=None, help="uv executable for BentoML's environment (default: found)."
+    )
+    parser.add_argument(
+        "--bench-env-root",
+        type=Path,
+        default=peers.ENV_ROOT,
+        help="Folder of the cached peer environments (default: .bench at the repository root).",
+    )
+    parser.add_argument("--no-scoring", action="store_true", help="Leave batch scoring out.")
+    parser.add_argument(
+        "--scoring-rows", type=int, default=SCORING_ROWS, help="Rows batch scoring scores."
+    )
+    parser.add_argument(
+        "--scoring-repeats",
+        type=int,
+        default=SCORING_REPEATS,
+        help="Timed batch-scoring runs per variant.",
+    )
+    parser.add_argument("--no-monitoring", action="store_true", help="Leave monitoring out.")
+    parser.add_argument(
+        "--monitoring-rows",
+        type=int,
+        default=MONITORING_ROWS,
+        help="Logged predictions in the monitored window (the goal is stated for 1,000,000).",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="Where <date>.json goes (default: benchmarks/results).",
+    )
     parser.add_argument(
         "--floor-calls",
         type=int,
@@ -954,7 +1380,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="Scratch home folder (kept); default: a temporary folder, removed at the end.",
     )
     args = parser.parse_args(argv)
-    for name in ("requests", "rounds", "warmup", "floor_calls"):
+    positive = ("requests", "rounds", "warmup", "floor_calls")
+    for name in (*positive, "scoring_rows", "scoring_repeats", "monitoring_rows"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
     if min(args.concurrency) < 1:
@@ -986,7 +1413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     tempfile.TemporaryDirectory(prefix="serving-bench-", ignore_cleanup_errors=True)
                 )
             )
-            benchmark(home, args)
+            measured = benchmark(home, args)
+        out = report(measured, args, time.perf_counter() - started)
+        print(f"\nwrote {out}")
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

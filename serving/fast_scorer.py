@@ -72,6 +72,8 @@ class _Trees:
 class FastScorer:
     """Positive-class probabilities of a fitted Pipeline, equal bit for bit to its own.
 
+    Each call runs on one thread (the server has one model thread, a Dask worker one core).
+
     Attributes:
         width: Columns of the encoded matrix (the classifier's input).
         numeric: (feature, matrix column) of each passed-through feature.
@@ -83,7 +85,6 @@ class FastScorer:
     categorical: tuple[tuple[str, Mapping[object, int]], ...]
     classifier: HistGradientBoostingClassifier
     trees: _Trees
-    threads: int = 1
 
     def matrix_from_rows(self, rows: Sequence[Mapping[str, object]]) -> Matrix:
         """The encoded matrix of validated request rows (``None`` is a missing value)."""
@@ -141,12 +142,12 @@ class FastScorer:
         raw = np.zeros((len(matrix), 1), dtype=classifier._baseline_prediction.dtype, order="F")
         raw += classifier._baseline_prediction
         classifier._predict_iterations(
-            matrix, classifier._predictors, raw, is_binned=False, n_threads=self.threads
+            matrix, classifier._predictors, raw, is_binned=False, n_threads=1
         )
         return raw
 
 
-def build_fast_scorer(pipeline: Any, contract: DatasetContract, threads: int = 1) -> FastScorer:
+def build_fast_scorer(pipeline: Any, contract: DatasetContract) -> FastScorer:
     """The :class:`FastScorer` of a fitted ``build_pipeline`` Pipeline for ``contract``.
 
     Raises:
@@ -182,7 +183,6 @@ def build_fast_scorer(pipeline: Any, contract: DatasetContract, threads: int = 1
         categorical=tuple(categorical),
         classifier=classifier,
         trees=_tree_table(classifier),
-        threads=threads,
     )
 
 
