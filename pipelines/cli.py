@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -171,14 +171,9 @@ def flow_runtime(
     ``meanwhile`` runs while that server boots (the command's heavy imports).
     """
     with user_errors():
-        from pipelines.prefect_server import API_URL_VARIABLE, local_api
-        from pipelines.runtime import without_heartbeats
+        from pipelines.prefect_server import local_api
 
-        local = not os.environ.get(API_URL_VARIABLE)
-        with (
-            local_api(settings.paths.prefect, meanwhile=meanwhile),
-            without_heartbeats() if local else nullcontext(),
-        ):
+        with local_api(settings.paths.prefect, meanwhile=meanwhile):
             yield
 
 

@@ -72,7 +72,8 @@ def local_api(
     With ``PREFECT_API_URL`` set, that server is used and nothing is started. Otherwise a local
     server is started on a free port with its database under ``prefect_home``, exported as
     ``PREFECT_API_URL`` for this process (before Prefect is imported, since Prefect reads its
-    settings once), and stopped when the block ends. ``meanwhile`` runs while the server boots
+    settings once), and stopped when the block ends; flow runs in this thread send it no
+    heartbeats (:func:`pipelines.runtime.without_heartbeats`). ``meanwhile`` runs while it boots
     in its own process (e.g. the command's heavy imports), so the two overlap.
 
     Raises:
@@ -102,7 +103,10 @@ def local_api(
         if meanwhile is not None:
             meanwhile()
         _wait_until_healthy(process, url, _startup_seconds(environ), log_path)
-        yield url
+        from pipelines.runtime import without_heartbeats  # imports Prefect: after the URL is set
+
+        with without_heartbeats():  # nothing watches the runs of an API that ends with us
+            yield url
     finally:
         _send_queued_logs()
         os.environ.pop(API_URL_VARIABLE, None)

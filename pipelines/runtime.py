@@ -62,7 +62,8 @@ def without_heartbeats() -> Iterator[None]:
     Heartbeats let a Prefect server notice a crashed flow run. Prefect 3.8 ends every flow run
     by joining its heartbeat thread, which sleeps in 1 s steps: an empty flow run took 1.10 s
     with heartbeats and 0.10 s without. A local API that ends with the command watches no
-    runs, so its runs skip them; a user's server keeps Prefect's setting.
+    runs, so its runs skip them (:func:`pipelines.prefect_server.local_api`); a user's server
+    keeps Prefect's setting.
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 

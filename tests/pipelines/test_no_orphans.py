@@ -122,3 +122,23 @@ def test_work_given_as_meanwhile_runs_while_the_local_api_boots(
     with local_api(tmp_path, dict(os.environ), meanwhile=record) as url:
         assert seen == [(url, True)], "it ran once, with the API's URL exported, before ready"
     assert "PREFECT_API_URL" not in os.environ
+
+
+def test_flow_runs_on_the_local_api_alone_skip_heartbeats(tmp_path: Path) -> None:
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    def heartbeat() -> int | None:
+        return get_current_settings().flows.heartbeat_frequency
+
+    users = {"PREFECT_API_URL": "http://prefect.example:4200/api"}
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
+        with local_api(tmp_path / "theirs", users):
+            assert heartbeat() == 180, "a user's server keeps Prefect's setting"
+        environ = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        with local_api(tmp_path / "ours", environ):
+            assert heartbeat() is None, "nothing watches the runs of an API that ends with us"
+        assert heartbeat() == 180
