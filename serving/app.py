@@ -470,6 +470,7 @@ def _model_info(services: Services, loaded: LoadedModel) -> ModelInfo:
         code_revision=loaded.tag(CODE_REVISION_TAG),
         warnings=warnings_of(loaded.tag(WARNINGS_TAG)),
         metrics={name: value for name, value in loaded.metrics.items() if math.isfinite(value)},
+        scored_by=loaded.scored_by,
         loaded_at=loaded.loaded_at,
         last_swap_error=(
             SwapErrorOut(version=failure.version, reason=failure.reason, at=failure.at)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,11 @@ class LoadedModel:
     def tag(self, key: str) -> str | None:
         """A version tag, or None when the version does not carry it."""
         return self.tags.get(key)
+
+    @property
+    def scored_by(self) -> Literal["fast path", "predict_proba"]:
+        """Which path computes this version's scores (``/v1/model`` reports it)."""
+        return "predict_proba" if self.fast is None else "fast path"
 
 
 @dataclass(frozen=True)

@@ -482,6 +482,14 @@ class ModelInfo(BaseModel):
             "(JSON has no such numbers)."
         )
     )
+    scored_by: Literal["fast path", "predict_proba"] = Field(
+        description=(
+            "How this version's scores are computed: `fast path`, the Pipeline's fitted "
+            "encoder and trees applied in numpy (the same bits, much less time per call), or "
+            "the Pipeline's own `predict_proba` (a Pipeline of another shape, or a fast path "
+            "that disagreed with it on the version's input example)."
+        )
+    )
     loaded_at: UtcDatetime
     last_swap_error: SwapErrorOut | None
 

@@ -180,6 +180,7 @@ def test_model_endpoint_reports_version_window_metrics(client, contract, registr
     assert body["warnings"] == [], "no training caveats recorded"
     assert body["loaded_at"], "loaded_at set"
     assert body["last_swap_error"] is None, "no failure"
+    assert body["scored_by"] == "predict_proba", "the test Pipeline has no fast path"
 
 
 def test_without_champion_health_is_up_but_not_ready(tmp_path, contract, registry):

@@ -147,13 +147,16 @@ def test_the_smoke_test_attaches_the_fast_path_only_when_it_agrees(
 
     loaded = smoke_test(candidate(contract, pipeline, holdout), "m", contract, now)
     assert loaded.fast is not None
+    assert loaded.scored_by == "fast path"
     other = fit_test_pipeline(
         contract,
         holdout.assign(
             **{contract.label_column: contract.binary_labels(holdout[contract.label_column])}
         ),
     )
-    assert smoke_test(candidate(contract, other, holdout), "m", contract, now).fast is None
+    assert smoke_test(candidate(contract, other, holdout), "m", contract, now).scored_by == (
+        "predict_proba"
+    )
 
     real = build_fast_scorer
 
