@@ -73,7 +73,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import mlflow
@@ -88,6 +88,9 @@ from benchmarks.loadgen import LoadSummary, median_summary, run, run_wrk, summar
 from features.contract import DatasetContract, load_contract
 from features.model_io import SKOPS_TRUSTED_TYPES
 from pipelines.settings import Settings
+
+if TYPE_CHECKING:
+    from serving.fast_scorer import FastScorer
 
 ALIAS = "champion"
 SAME_MODEL_TOLERANCE = 1e-9
@@ -507,6 +510,16 @@ def batch_call_seconds(
     return call_curve(score, rows, sizes, calls)
 
 
+def fast_scorer_of(model: Any, contract: DatasetContract) -> FastScorer | None:
+    """The server's fast path for ``model``, or None when it scores through the Pipeline."""
+    from serving.fast_scorer import NotCompilableError, build_fast_scorer
+
+    try:
+        return build_fast_scorer(model, contract)
+    except NotCompilableError:
+        return None
+
+
 def fast_call_seconds(
     model: Any,
     contract: DatasetContract,
@@ -519,12 +532,10 @@ def fast_call_seconds(
     None when the Pipeline is not of the shape the fast path compiles (the server then scores
     through the Pipeline, whose curve is :func:`batch_call_seconds`).
     """
-    from serving.fast_scorer import NotCompilableError, build_fast_scorer
     from serving.scoring import fast_probabilities
 
-    try:
-        fast = build_fast_scorer(model, contract)
-    except NotCompilableError:
+    fast = fast_scorer_of(model, contract)
+    if fast is None:
         return None
 
     def score(chosen: Sequence[Mapping[str, Any]]) -> object:
@@ -555,8 +566,9 @@ def stage_seconds(
     """Median in-process seconds of each stage of one request, with the server's own functions.
 
     Stages: ``parse`` (JSON decode and the contract's pydantic body model), ``validate`` (row
-    values and the event-time window), ``frame`` (:func:`~serving.scoring.feature_frame`),
-    ``predict`` (``predict_proba``, one OpenMP thread), ``respond`` (the answers, validated by
+    values and the event-time window), ``frame`` and ``predict`` by the path the server takes
+    (the fast path's matrix and trees, else :func:`~serving.scoring.feature_frame` and
+    ``predict_proba`` on one OpenMP thread), ``respond`` (the answers, validated by
     the response model and JSON-encoded) and ``log`` (the prediction-log lines, encoded as the
     writer does it, off the request path). Queueing is measured under load, from ``/metrics``.
     """
@@ -567,7 +579,7 @@ def stage_seconds(
     from serving.model_store import LoadedModel, utc_now
     from serving.prediction_log import ScoredBatch, prediction_records
     from serving.schemas import build_api_schemas, row_values
-    from serving.scoring import decisions, feature_frame, positive_probabilities
+    from serving.scoring import checked_scores, decisions, feature_frame, positive_probabilities
 
     settings = ServingSettings()
     schemas = build_api_schemas(contract, settings.max_batch)
@@ -586,11 +598,19 @@ def stage_seconds(
         state["rows"] = [row_values(item) for item in items]
         window.check(state["rows"], contract.event_time_column, now, single=True)
 
+    fast = fast_scorer_of(model, contract)
+
     def frame() -> None:
-        state["frame"] = feature_frame(state["rows"], contract)
+        rows = state["rows"]
+        state["frame"] = (
+            feature_frame(rows, contract) if fast is None else fast.matrix_from_rows(rows)
+        )
 
     def predict() -> None:
-        state["scores"] = positive_probabilities(model, state["frame"])
+        if fast is None:
+            state["scores"] = positive_probabilities(model, state["frame"])
+        else:
+            state["scores"] = checked_scores(fast.positive_probabilities(state["frame"]))
 
     def respond() -> None:
         scores = state["scores"].tolist()
