@@ -8,7 +8,8 @@ input and converts it again (~0.6 ms), and the 200 trees are walked one Cython c
 - the one-hot encoding and the numeric passthrough fill one float64 matrix straight from the
   request rows (or a batch frame), in the ColumnTransformer's output order;
 - small batches (up to :data:`WALK_MAX_ROWS` rows) walk all trees at once, level by level, over
-  the concatenated node arrays; larger ones call each tree's own predictor, as scikit-learn does;
+  the concatenated node arrays; larger ones run scikit-learn's own routine tree by tree, into one
+  reused buffer;
 - the leaf values are added in scikit-learn's order (baseline, then tree by tree), and the
   classifier's own loss turns them into probabilities, so the scores are the same bits.
 
@@ -18,7 +19,8 @@ classifier without native categorical splits); anything else raises :class:`NotC
 and is scored by the Pipeline itself. The serving smoke test also compares both on the version's
 input example before using the fast path, and ``tests/serving/test_fast_scorer.py`` proves
 identical probabilities on a holdout, nulls and unseen categories included. The classifier's
-fitted arrays are private scikit-learn attributes: the pinned version is the one tested.
+fitted arrays and its per-tree routine are private scikit-learn names: the pinned version is the
+one tested.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._hist_gradient_boosting._predictor import _predict_from_raw_data
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
@@ -138,12 +141,28 @@ class FastScorer:
         return np.asfortranarray(summed[:, -1:])
 
     def _tree_by_tree(self, matrix: Matrix) -> Matrix:
+        """scikit-learn's ``_predict_iterations``, with one output buffer for all trees.
+
+        scikit-learn allocates a fresh array per tree. Where glibc hands such arrays out as new
+        mappings, as it does in a Dask worker (which sets ``MALLOC_TRIM_THRESHOLD_``), every tree
+        then pays a page fault per 4 KiB of rows: 20 % of the time on 250,000 rows.
+        """
         classifier = self.classifier
         raw = np.zeros((len(matrix), 1), dtype=classifier._baseline_prediction.dtype, order="F")
         raw += classifier._baseline_prediction
-        classifier._predict_iterations(
-            matrix, classifier._predictors, raw, is_binned=False, n_threads=1
-        )
+        known_categories, feature_map = classifier._bin_mapper.make_known_categories_bitsets()
+        summed, leaves = raw[:, 0], np.empty(len(matrix), dtype=raw.dtype)
+        for (predictor,) in classifier._predictors:
+            _predict_from_raw_data(
+                predictor.nodes,
+                matrix,
+                predictor.raw_left_cat_bitsets,
+                known_categories,
+                feature_map,
+                1,
+                leaves,
+            )
+            summed += leaves  # scikit-learn's own `raw_predictions[:, k] += predict(X)`
         return raw
 
 
