@@ -510,7 +510,7 @@ def serve(
 
         serving = serving_config(settings)
         app_ = create_app(  # with workers, a check only: each worker builds its own
-            serving, log_store=log_store(settings, serving.contract)
+            serving, log_store=log_store(settings, serving.contract), freeze_heap=True
         )
     bind_host = host or settings.serving.host
     bind_port = port or settings.serving.port

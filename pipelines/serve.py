@@ -92,7 +92,7 @@ def worker_app() -> FastAPI:
     config = flags.pop("config")
     settings = load_settings(config=Path(config) if config else None, **flags)
     serving = serving_config(settings)
-    return create_app(serving, log_store=log_store(settings, serving.contract))
+    return create_app(serving, log_store=log_store(settings, serving.contract), freeze_heap=True)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -70,6 +70,7 @@ from features.vocabulary import (
 from serving.auth import api_key_guard
 from serving.batcher import BatcherClosedError, MicroBatcher, QueueFullError, Rows
 from serving.config import ServingConfig, ServingSettings
+from serving.heap import freeze_long_lived
 from serving.log_store import JsonLinesLogStore, LogStore
 from serving.metrics import CONTENT_TYPE, ServingMetrics
 from serving.mlflow_source import MlflowModelSource
@@ -78,6 +79,7 @@ from serving.model_store import (
     ModelSource,
     ModelStore,
     RefreshOutcome,
+    RefreshResult,
     utc_now,
 )
 from serving.prediction_log import (
@@ -161,6 +163,7 @@ class Services:
     log_store: LogStore
     scored_ids: RecentIds
     model_calls: SingleThreadedModelCalls = field(default_factory=SingleThreadedModelCalls)
+    freeze_heap: bool = False
     batcher: MicroBatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,6 +191,9 @@ class Services:
         """One hot-swap check (blocking: call it from a worker thread), recorded in metrics."""
         outcome = self.store.refresh()
         self.metrics.observe_refresh(outcome, self.store.current)
+        if self.freeze_heap and outcome.result is RefreshResult.SWAPPED:
+            frozen = freeze_long_lived()
+            logger.info("version %s loaded: %d objects frozen", outcome.version, frozen)
         return outcome
 
     def not_ready_reason(self) -> str:
@@ -693,6 +699,7 @@ def create_app(
     clock: Callable[[], Any] = utc_now,
     *,
     log_store: LogStore | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """Build the app; nothing is contacted or loaded until the lifespan starts.
 
@@ -704,6 +711,8 @@ def create_app(
         clock: UTC clock (tz-naive datetimes), for the logs and swap records.
         log_store: Where predictions and labels are logged; default: JSON-lines files in
             ``config.predictions_dir`` and ``config.labels_dir``. The app closes it at shutdown.
+        freeze_heap: Freeze the process's objects after each version loads (see
+            :mod:`serving.heap`): for a process that only serves, as ``lifecycle serve``'s.
     """
     contract = config.contract
     settings = config.settings
@@ -727,6 +736,7 @@ def create_app(
             prediction_log=writer,
             log_store=logs,
             scored_ids=RecentIds(settings.remembered_scored_ids),
+            freeze_heap=freeze_heap,
         )
         metrics.bind_log_pending(lambda: writer.pending)
         metrics.bind_queue_rows(lambda: services.batcher.queued_rows)
