@@ -520,7 +520,13 @@ def serve(
         f"serving {serving.contract.model_name}@champion on http://{bind_host}:{bind_port}{shown}"
     )
     if workers == 1:
-        uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(
+            app_,
+            host=bind_host,
+            port=bind_port,
+            log_level="info",
+            access_log=settings.serving.access_log,
+        )
     else:
         run_workers(settings, config, bind_host, bind_port, workers)
 

@@ -164,6 +164,7 @@ def run_workers(
                 port=port,
                 workers=workers,
                 log_level=log_level,
+                access_log=settings.serving.access_log,
             )
         finally:
             os.environ.pop(WORKER_SETTINGS_VARIABLE, None)

@@ -39,6 +39,15 @@ class ServingSettings(BaseModel):
             "/metrics sums them all and they share the prediction log."
         ),
     )
+    access_log: bool = Field(
+        default=False,
+        description=(
+            "Print uvicorn's line per HTTP request. Off by default: every scored row is already "
+            "in the prediction log with its request id, and /metrics counts requests by route "
+            "and status. The line costs ~0.1 ms of the event loop per request: 2,460 against "
+            "2,045 req/s at 8 connections, p50 0.86 against 0.95 ms at 1 (wrk, 2-core machine)."
+        ),
+    )
     poll_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -101,6 +101,8 @@ def test_two_workers_answer_and_metrics_and_log_count_every_request(
             server.kill()
             output, _ = server.communicate()
     assert server.returncode == 0, output
+    assert "Application startup complete" in output, "uvicorn's own lines are printed"
+    assert "POST /v1/predict" not in output, "serving.access_log (off) reached every worker"
     # Both workers shut down cleanly: every scored row reached the shared log, once.
     ids = scored_ids(home / "predictions", served.id_column)
     lines = sum(len(p.read_text().splitlines()) for p in (home / "predictions").glob("*.jsonl"))
