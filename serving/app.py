@@ -168,7 +168,11 @@ class Services:
 
     def __post_init__(self) -> None:
         self.batcher = MicroBatcher(
-            self.config.settings, self.score_rows, self.serving_model, self.metrics
+            self.config.settings,
+            self.score_rows,
+            self.serving_model,
+            self.metrics,
+            runs_inline=LoadedModel.scores_inline,
         )
 
     def serving_model(self) -> LoadedModel:

@@ -20,6 +20,9 @@ pool); the batcher is one task on the event loop, so the queue needs no lock; mo
 one dedicated thread, so the loop keeps parsing and answering other requests meanwhile (the
 classifier's tree walk releases the GIL). One model thread is what batching wants: a second
 concurrent call would split the queue into two smaller batches competing for the same 2 cores.
+A call that ``runs_inline`` says is cheaper than the hand-off (the fast path's numpy walk of a
+few rows, 0.15 ms for one, holding the GIL anyway) runs on the loop instead: at 1 connection the
+p50 fell from 0.87 to 0.78 ms. Calls stay one at a time either way.
 
 Each batch reads the serving model ONCE: all its rows are scored by one version, and each
 answer names it; a hot swap lands between two batches. Requests are validated before they are
@@ -53,6 +56,8 @@ logger = logging.getLogger(__name__)
 Rows = Sequence[Mapping[str, object]]
 #: Scores rows with a model version, in the model thread: one finite probability per row.
 ScoreRows = Callable[[LoadedModel, Rows], np.ndarray[Any, Any]]
+#: Whether scoring this many rows with this version is cheap enough to run on the event loop.
+RunsInline = Callable[[LoadedModel, int], bool]
 
 
 class QueueFullError(RuntimeError):
@@ -127,6 +132,7 @@ class MicroBatcher:
         serving_model: Callable[[], LoadedModel],
         metrics: ServingMetrics,
         clock: Callable[[], float] = time.perf_counter,
+        runs_inline: RunsInline | None = None,
     ) -> None:
         """An empty queue; nothing is scored before :meth:`start`.
 
@@ -138,12 +144,14 @@ class MicroBatcher:
                 model loaded) to fail the batch's requests.
             metrics: Where batch sizes, queue waits and refusals are recorded.
             clock: Monotonic seconds, for queue waits.
+            runs_inline: Says which calls skip the model thread; default: none does.
         """
         self._settings = settings
         self._score_rows = score_rows
         self._serving_model = serving_model
         self._metrics = metrics
         self._clock = clock
+        self._runs_inline = runs_inline
         self._queue: deque[QueuedRequest] = deque()
         self._queued_rows = 0
         self._arrived = asyncio.Event()
@@ -270,6 +278,8 @@ class MicroBatcher:
         _settle(request, result)
 
     async def _call_model(self, loaded: LoadedModel, rows: Rows) -> np.ndarray[Any, Any]:
+        if self._runs_inline is not None and self._runs_inline(loaded, len(rows)):
+            return self._score_rows(loaded, rows)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._score_rows, loaded, rows)
 

@@ -413,3 +413,45 @@ def test_an_unexpected_error_in_the_batcher_fails_the_batch_instead_of_hanging()
 
     results = run(scenario)
     assert all(isinstance(r, ValueError) for r in results), f"told, not hung: {results}"
+
+
+def test_calls_that_run_inline_skip_the_model_thread_and_others_use_it():
+    threads: list[tuple[int, str]] = []
+
+    def score_rows(loaded: LoadedModel, rows: Rows) -> np.ndarray[Any, Any]:
+        threads.append((len(rows), threading.current_thread().name))
+        return np.full(len(rows), 0.5)
+
+    def small(loaded: LoadedModel, rows: int) -> bool:
+        return rows <= 2
+
+    async def scenario() -> list[Scored]:
+        model = loaded_model(None)
+        batcher = MicroBatcher(
+            ServingSettings(), score_rows, lambda: model, ServingMetrics(), runs_inline=small
+        )
+        batcher.start()
+        one = await batcher.score([{"id": "a"}])
+        three = await batcher.score([{"id": "b"}, {"id": "c"}, {"id": "d"}])
+        await batcher.close()
+        return [one, three]
+
+    one, three = run(scenario)
+    loop_thread = threading.current_thread().name  # asyncio.run runs the loop here
+    assert threads[0] == (1, loop_thread), f"one row scored on the loop: {threads}"
+    assert threads[1][0] == 3, f"then the 3 rows: {threads}"
+    assert threads[1][1].startswith("model"), f"3 rows scored in the model thread: {threads}"
+    assert (one.scores.tolist(), three.scores.tolist()) == ([0.5], [0.5, 0.5, 0.5])
+
+
+def test_a_loaded_version_scores_inline_only_walk_sized_calls_of_its_fast_path():
+    from serving.fast_scorer import WALK_MAX_ROWS
+
+    without = loaded_model(None)
+    with_fast = LoadedModel(**{**without.__dict__, "fast": object()})  # type: ignore[arg-type]
+    assert [with_fast.scores_inline(n) for n in (1, WALK_MAX_ROWS, WALK_MAX_ROWS + 1)] == [
+        True,
+        True,
+        False,
+    ]
+    assert not without.scores_inline(1), "predict_proba always goes to the model thread"
