@@ -465,7 +465,10 @@ def _performance(
                 "matured_performance_frame(predictions, labels, contract)"
             )
     n_predictions = len(labelled)
-    matured = labelled[labelled[label].notna()].reset_index(drop=True)
+    # The columns read below only: the log's other columns would be copied for nothing.
+    used = dict.fromkeys([*contract.features, score, label, *contract.segments])
+    kept = [c for c in used if c in labelled.columns]
+    matured = labelled.loc[labelled[label].notna(), kept].reset_index(drop=True)
     raw = ~matured[label].isin([0, 1])
     if raw.any():
         raise MonitoringInputError(
@@ -589,9 +592,11 @@ def version_performance(
         if event in labelled.columns
         else None
     )
+    # Only the label and the score: a version's rows of every column would copy the window.
+    scored = labelled[[c for c in (label, contract.score_name) if c in labelled.columns]]
     found: dict[str, VersionPerformance] = {}
     for version in sorted(versions.unique(), key=_version_key):
-        rows = labelled[(versions == version).to_numpy()]
+        rows = scored[(versions == version).to_numpy()]
         matured = rows[rows[label].notna()]
         y, p = labels_and_scores(matured.astype({label: "int64"}), contract)
         area = pr_auc(y, p)
